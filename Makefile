@@ -1,0 +1,74 @@
+# outreach - GNU Make build. `make`, `make deps`, `make demo`, `make test`.
+.DEFAULT_GOAL := all
+.SUFFIXES:
+
+PKGS     := sqlite3 jansson libfyaml icu-uc icu-i18n openssl
+DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
+            libfyaml-dev libicu-dev libssl-dev libcmocka-dev python3
+
+CC       ?= cc
+OPT      ?= -O2 -g
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   := $(OPT) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS   := $(PKG_LIBS) -lm -lpthread
+
+LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=build/obj/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+
+MUSTACHE_SPEC_DIR ?= $(abspath ../shared/spec/mustache)
+export MUSTACHE_SPEC_DIR
+
+.PHONY: all deps demo test unit e2e clean bench
+
+all: build/outreach
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+build/liboutreach.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/outreach: $(CLI_OBJ) build/liboutreach.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/liboutreach.a $(LDLIBS)
+
+build/tests/test_%: tests/unit/test_%.c build/liboutreach.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/liboutreach.a $(LDLIBS) -lcmocka
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# deps - install the Debian packages the build and tests need, only missing ones
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "deps: all installed"; fi
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do \
+	  echo "== $$t"; $$t || fail=1; done; \
+	[ $$fail = 0 ] || { echo "unit tests failed"; exit 1; }
+
+e2e: build/outreach
+	@sh tests/e2e/run.sh
+
+test: all unit e2e
+
+# demo - the main job on the embedded default: SQLite store in var/, outbox transport
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/demo.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,104 @@
+/* config.h - config/outreach.yaml loaded into plain structs (libfyaml).
+ *
+ * Every element keeps the line it came from so problems can be reported as
+ * FILE:LINE. The whole document is also kept as JSON (`doc`) with a line
+ * table, so modules added later (policies, transports' own options) read
+ * and report their own keys without changing this loader.
+ */
+#ifndef OUTREACH_CONFIG_H
+#define OUTREACH_CONFIG_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "contact.h"
+#include "diag.h"
+
+struct expr;
+
+struct transport_conf {
+	char *name;   /* the key under transports: */
+	char *kind;   /* smtp | http | webhook | outbox */
+	enum channel_kind channel; /* `channel:`, else implied by kind */
+	char *to;     /* contact field or attribute holding the address; NULL for
+	               * a chat webhook to a group (no address needed) */
+	json_t *opts; /* the transport's mapping as JSON (values with ${ENV}
+	               * already expanded), borrowed from the config */
+	const char *pointer; /* JSON pointer of that mapping in doc, for config_line */
+	int line;
+};
+
+struct segment_conf {
+	char *name;
+	char *source;       /* the expression text */
+	struct expr *expr;  /* parsed; NULL when it did not parse */
+	int line;
+};
+
+struct variant_conf {
+	char *template;
+	double share; /* 0..1; the shares of a step add up to 1 */
+};
+
+struct step_conf {
+	int index;          /* 0-based position in steps: */
+	int64_t after;      /* seconds after the trigger */
+	char **channels;    /* transport names in preference order */
+	size_t nchannels;
+	char *template;     /* NULL when variants are given */
+	struct variant_conf *variants;
+	size_t nvariants;
+	int64_t expire;     /* seconds after due; 0 = never */
+	char **unless;      /* event types that cancel this step */
+	size_t nunless;
+	int line;
+};
+
+struct campaign_conf {
+	char *name;
+	enum msg_class cls;        /* default marketing */
+	char *trigger_event;       /* trigger: {event: T} */
+	json_t *trigger_where;     /* trigger: {event: T, where: {k: v}} data match, or NULL */
+	char *trigger_segment;     /* trigger: {segment: S} */
+	int64_t trigger_every;     /* trigger: {every: 30d, segment: S}; 0 = not recurring */
+	char *goal_event;          /* goal: {event: E, within: 30d} */
+	int64_t goal_within;
+	double holdout;            /* 0..0.5 */
+	struct step_conf *steps;
+	size_t nsteps;
+	int line;
+};
+
+struct config {
+	char *path;              /* as given */
+	char *store;             /* path or postgresql:// URL */
+	char *templates;         /* folder */
+	char *timezone;          /* default zone, validated */
+	char *tracking_base_url; /* default http://127.0.0.1:8080 */
+	char *tracking_secret_env; /* default OUTREACH_SECRET */
+	struct transport_conf *transports;
+	size_t ntransports;
+	struct segment_conf *segments; /* in file order */
+	size_t nsegments;
+	struct campaign_conf *campaigns;
+	size_t ncampaigns;
+	json_t *doc;             /* the whole file as JSON, owned */
+	json_t *lines;           /* JSON pointer -> line, owned */
+};
+
+/* config_load - read and validate path. Every problem goes to d as
+ * "FILE:LINE: message" (syntax errors as libfyaml reports them). Returns
+ * the config when it could be read at all (check d->errors before using
+ * it), NULL when the file cannot be read or parsed as YAML. */
+struct config *config_load(const char *path, struct diag *d);
+void config_free(struct config *c);
+
+/* config_line - the line of the node at a JSON pointer ("/transports/sms/rate"),
+ * or of its nearest ancestor that has one; 0 when none */
+int config_line(const struct config *c, const char *pointer);
+
+const struct transport_conf *config_transport(const struct config *c, const char *name);
+const struct segment_conf *config_segment(const struct config *c, const char *name);
+const struct campaign_conf *config_campaign(const struct config *c, const char *name);
+
+#endif
