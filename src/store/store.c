@@ -1,0 +1,1315 @@
+/* store.c - the domain queries, written once for every backend.
+ *
+ * SQL here is the dialect SQLite and PostgreSQL share: `?` placeholders
+ * (a backend that needs $1 rewrites them), INSERT ... ON CONFLICT DO
+ * NOTHING, RETURNING. Each function is one short statement or one short
+ * transaction; callers group imports in store_begin/store_commit.
+ * All SQL goes through prepared statements.
+ */
+#include "store.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "hash.h"
+#include "store_backend.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+struct store {
+	const struct store_ops *ops;
+	void *db;
+	int in_tx;
+};
+
+static const struct store_ops *const backends[] = {
+	&store_sqlite_ops,
+};
+
+/* Thin wrappers: the ops table is reached only through these. */
+#define OPS (s->ops)
+static struct store_stmt *prep(struct store *s, const char *sql, struct err *e)
+{
+	return OPS->prepare(s->db, sql, e);
+}
+static void bint(struct store *s, struct store_stmt *st, int i, int64_t v)
+{
+	OPS->bind_int(st, i, v);
+}
+static void btxt(struct store *s, struct store_stmt *st, int i, const char *v)
+{
+	OPS->bind_text(st, i, v);
+}
+static int step(struct store *s, struct store_stmt *st, struct err *e)
+{
+	return OPS->step(st, e);
+}
+static int64_t cint(struct store *s, struct store_stmt *st, int i)
+{
+	return OPS->col_int(st, i);
+}
+static const char *ctxt(struct store *s, struct store_stmt *st, int i)
+{
+	return OPS->col_text(st, i);
+}
+static char *cdup(struct store *s, struct store_stmt *st, int i)
+{
+	return xstrdup(OPS->col_text(st, i));
+}
+static int cnull(struct store *s, struct store_stmt *st, int i)
+{
+	return OPS->col_null(st, i);
+}
+static void done(struct store *s, struct store_stmt *st)
+{
+	OPS->reset(st);
+}
+/* run - step a statement that returns no rows */
+static int run(struct store *s, struct store_stmt *st, struct err *e)
+{
+	int rc = step(s, st, e);
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+struct store *store_open(const char *url, struct err *e)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		if (!backends[i]->accepts(url))
+			continue;
+		struct store *s = xcalloc(1, sizeof(*s));
+		s->ops = backends[i];
+		if (s->ops->open(url, &s->db, e) < 0) {
+			free(s);
+			return NULL;
+		}
+		return s;
+	}
+	err_set(e, "store %s: no backend serves this URL (this build has: sqlite)", url);
+	return NULL;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	s->ops->close(s->db);
+	free(s);
+}
+
+const char *store_backend(const struct store *s)
+{
+	return s->ops->name;
+}
+
+int store_begin(struct store *s, struct err *e)
+{
+	if (OPS->begin(s->db, 1, e) < 0)
+		return -1;
+	s->in_tx = 1;
+	return 0;
+}
+
+int store_commit(struct store *s, struct err *e)
+{
+	s->in_tx = 0;
+	if (OPS->commit(s->db, e) < 0) {
+		OPS->rollback(s->db);
+		return -1;
+	}
+	return 0;
+}
+
+void store_rollback(struct store *s)
+{
+	s->in_tx = 0;
+	OPS->rollback(s->db);
+}
+
+void store_notify(struct store *s)
+{
+	if (OPS->notify)
+		OPS->notify(s->db);
+}
+
+int store_wait(struct store *s, int64_t timeout_ms)
+{
+	if (OPS->wait)
+		return OPS->wait(s->db, timeout_ms);
+	return 0;
+}
+
+static int schema_version(struct store *s, int *v, struct err *e)
+{
+	/* the meta table may not exist yet: create it first (harmless) */
+	if (OPS->exec(s->db, "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+		      e) < 0)
+		return -1;
+	struct store_stmt *st = prep(s, "SELECT value FROM meta WHERE key = 'schema_version'", e);
+	if (!st)
+		return -1;
+	int rc = step(s, st, e);
+	*v = rc == 1 ? (int)strtol(ctxt(s, st, 0), NULL, 10) : 0;
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_migrate(struct store *s, int *from, int *to, struct err *e)
+{
+	int v;
+	if (store_begin(s, e) < 0)
+		return -1;
+	if (schema_version(s, &v, e) < 0)
+		goto fail;
+	*from = v;
+	if (v > STORE_SCHEMA_VERSION) {
+		err_set(e, "store schema version %d is newer than this outreach (%d): upgrade outreach", v,
+			STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	for (; v < STORE_SCHEMA_VERSION && OPS->migrations[v]; v++) {
+		if (OPS->exec(s->db, OPS->migrations[v], e) < 0) {
+			err_prefix(e, "migration to version %d", v + 1);
+			goto fail;
+		}
+	}
+	char vs[16];
+	snprintf(vs, sizeof(vs), "%d", v);
+	struct store_stmt *st =
+		prep(s, "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+			"ON CONFLICT (key) DO UPDATE SET value = excluded.value", e);
+	if (!st)
+		goto fail;
+	btxt(s, st, 1, vs);
+	if (run(s, st, e) < 0)
+		goto fail;
+	*to = v;
+	return store_commit(s, e);
+fail:
+	store_rollback(s);
+	return -1;
+}
+
+int store_ready(struct store *s, struct err *e)
+{
+	struct store_stmt *st = prep(s, "SELECT value FROM meta WHERE key = 'schema_version'", e);
+	if (!st)
+		return err_set(e, "store is not initialized: run `outreach init`");
+	int rc = step(s, st, e);
+	int v = rc == 1 ? (int)strtol(ctxt(s, st, 0), NULL, 10) : 0;
+	done(s, st);
+	if (rc < 0)
+		return -1;
+	if (v == 0)
+		return err_set(e, "store is not initialized: run `outreach init`");
+	if (v > STORE_SCHEMA_VERSION)
+		return err_set(e, "store schema version %d is newer than this outreach (%d): upgrade outreach",
+			       v, STORE_SCHEMA_VERSION);
+	if (v < STORE_SCHEMA_VERSION)
+		return err_set(e, "store schema version %d is older than this outreach (%d): run `outreach init`",
+			       v, STORE_SCHEMA_VERSION);
+	return 0;
+}
+
+void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* ---- contacts ---- */
+
+int store_contact_get(struct store *s, const char *id, struct contact *c, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT id, name, email, phone, timezone, locale, attrs, do_not_contact "
+		"FROM contacts WHERE id = ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, id);
+	int rc = step(s, st, e);
+	if (rc != 1) {
+		done(s, st);
+		return rc < 0 ? -1 : 1;
+	}
+	memset(c, 0, sizeof(*c));
+	c->id = cdup(s, st, 0);
+	c->name = cdup(s, st, 1);
+	c->email = cdup(s, st, 2);
+	c->phone = cdup(s, st, 3);
+	c->timezone = cdup(s, st, 4);
+	c->locale = cdup(s, st, 5);
+	c->attrs = json_loads(ctxt(s, st, 6), 0, NULL);
+	if (!c->attrs)
+		c->attrs = json_object();
+	c->do_not_contact = (int)cint(s, st, 7);
+	for (int k = 0; k < CHANNEL_NKINDS; k++)
+		c->unsub[k] = -1;
+	done(s, st);
+	return 0;
+}
+
+int store_contact_upsert(struct store *s, const struct contact *c, int64_t now, struct err *e)
+{
+	struct contact old;
+	int rc = store_contact_get(s, c->id, &old, e);
+	if (rc < 0)
+		return -1;
+	json_t *attrs = rc == 0 ? json_incref(old.attrs) : json_object();
+	if (c->attrs)
+		json_object_update(attrs, c->attrs);
+	char *atext = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(attrs);
+	struct store_stmt *st = prep(s,
+		"INSERT INTO contacts (id, name, email, phone, timezone, locale, attrs, do_not_contact, "
+		"created_at, updated_at, seg_eval_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+		"ON CONFLICT (id) DO UPDATE SET name = COALESCE(excluded.name, contacts.name), "
+		"email = COALESCE(excluded.email, contacts.email), "
+		"phone = COALESCE(excluded.phone, contacts.phone), "
+		"timezone = COALESCE(excluded.timezone, contacts.timezone), "
+		"locale = COALESCE(excluded.locale, contacts.locale), attrs = excluded.attrs, "
+		"do_not_contact = ?, updated_at = excluded.updated_at, seg_eval_at = excluded.seg_eval_at",
+		e);
+	if (!st) {
+		free(atext);
+		if (rc == 0)
+			contact_release(&old);
+		return -1;
+	}
+	int dnc = c->do_not_contact >= 0 ? c->do_not_contact : rc == 0 ? old.do_not_contact : 0;
+	btxt(s, st, 1, c->id);
+	btxt(s, st, 2, c->name);
+	btxt(s, st, 3, c->email);
+	btxt(s, st, 4, c->phone);
+	btxt(s, st, 5, c->timezone);
+	btxt(s, st, 6, c->locale);
+	btxt(s, st, 7, atext);
+	bint(s, st, 8, dnc);
+	bint(s, st, 9, now);
+	bint(s, st, 10, now);
+	bint(s, st, 11, now);
+	bint(s, st, 12, dnc);
+	int r = run(s, st, e);
+	free(atext);
+	if (rc == 0)
+		contact_release(&old);
+	for (int k = 0; r == 0 && k < CHANNEL_NKINDS; k++)
+		if (c->unsub[k] >= 0)
+			r = store_subscription_set(s, c->id, channel_name(k), "marketing", !c->unsub[k],
+						   "import", now, e);
+	return r;
+}
+
+int store_subscription_set(struct store *s, const char *contact, const char *channel,
+			   const char *cls, int subscribed, const char *source, int64_t now,
+			   struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"INSERT INTO subscriptions (contact_id, channel, class, subscribed, updated_at, source) "
+		"VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (contact_id, channel, class) DO UPDATE SET "
+		"subscribed = excluded.subscribed, updated_at = excluded.updated_at, source = excluded.source",
+		e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	btxt(s, st, 2, channel);
+	btxt(s, st, 3, cls);
+	bint(s, st, 4, subscribed);
+	bint(s, st, 5, now);
+	btxt(s, st, 6, source);
+	return run(s, st, e);
+}
+
+int store_subscription_allows(struct store *s, const char *contact, const char *channel,
+			      enum msg_class cls, int *ok, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT COUNT(*) FROM subscriptions WHERE contact_id = ? AND channel = ? "
+		"AND subscribed = 0 AND class IN ('all', ?)", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	btxt(s, st, 2, channel);
+	btxt(s, st, 3, cls == CLASS_MARKETING ? "marketing" : "transactional");
+	int rc = step(s, st, e);
+	*ok = rc == 1 && cint(s, st, 0) == 0;
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_suppressed(struct store *s, const char *address, char **why, struct err *e)
+{
+	*why = NULL;
+	struct store_stmt *st = prep(s, "SELECT reason FROM suppressions WHERE address = ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, address);
+	int rc = step(s, st, e);
+	if (rc == 1)
+		*why = cdup(s, st, 0);
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_suppress(struct store *s, const char *address, const char *channel, const char *reason,
+		   int64_t now, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"INSERT INTO suppressions (address, channel, reason, at) VALUES (?, ?, ?, ?) "
+		"ON CONFLICT (address) DO NOTHING", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, address);
+	btxt(s, st, 2, channel);
+	btxt(s, st, 3, reason);
+	bint(s, st, 4, now);
+	return run(s, st, e);
+}
+
+/* ---- events ---- */
+
+static char *event_dedup(const struct event *ev, const char *data)
+{
+	if (ev->ext_id)
+		return xasprintf("id:%s", ev->ext_id);
+	struct buf b = BUF_INIT;
+	buf_printf(&b, "%s\n%s\n%lld\n%s", ev->contact_id, ev->type, (long long)ev->at, data);
+	char hex[65];
+	sha256_hex(b.data, b.len, hex);
+	buf_release(&b);
+	return xasprintf("h:%s", hex);
+}
+
+int store_event_add(struct store *s, const struct event *ev, int64_t now, int64_t *id,
+		    int *inserted, struct err *e)
+{
+	char *data = json_dumps(ev->data ? ev->data : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+	char *dedup = event_dedup(ev, data);
+	int r = -1;
+	*inserted = 0;
+	struct store_stmt *st = prep(s, "SELECT 1 FROM contacts WHERE id = ?", e);
+	if (!st)
+		goto out;
+	btxt(s, st, 1, ev->contact_id);
+	int rc = step(s, st, e);
+	done(s, st);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		err_set(e, "unknown contact \"%s\"", ev->contact_id);
+		goto out;
+	}
+	st = prep(s,
+		"INSERT INTO events (contact_id, type, at, data, dedup, recorded_at) "
+		"VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup) DO NOTHING RETURNING id", e);
+	if (!st)
+		goto out;
+	btxt(s, st, 1, ev->contact_id);
+	btxt(s, st, 2, ev->type);
+	bint(s, st, 3, ev->at);
+	btxt(s, st, 4, data);
+	btxt(s, st, 5, dedup);
+	bint(s, st, 6, now);
+	rc = step(s, st, e);
+	if (rc == 1) {
+		*inserted = 1;
+		if (id)
+			*id = cint(s, st, 0);
+		step(s, st, e);
+	}
+	done(s, st);
+	if (rc < 0)
+		goto out;
+	if (*inserted) {
+		/* the contact's segments may change: evaluate at the event's time or now */
+		st = prep(s, "UPDATE contacts SET seg_eval_at = CASE WHEN seg_eval_at IS NULL "
+			     "OR seg_eval_at > ? THEN ? ELSE seg_eval_at END WHERE id = ?", e);
+		if (!st)
+			goto out;
+		int64_t t = ev->at < now ? ev->at : now;
+		bint(s, st, 1, t);
+		bint(s, st, 2, t);
+		btxt(s, st, 3, ev->contact_id);
+		if (run(s, st, e) < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	free(data);
+	free(dedup);
+	return r;
+}
+
+static void event_from_row(struct store *s, struct store_stmt *st, int off, struct event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->contact_id = cdup(s, st, off);
+	ev->type = cdup(s, st, off + 1);
+	ev->at = cint(s, st, off + 2);
+	ev->data = json_loads(ctxt(s, st, off + 3), 0, NULL);
+	if (!ev->data)
+		ev->data = json_object();
+}
+
+void event_rows_free(struct event_row *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		event_release(&r[i].ev);
+	free(r);
+}
+
+static int event_rows(struct store *s, struct store_stmt *st, struct event_row **out, size_t *n,
+		      struct err *e)
+{
+	size_t cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	while ((rc = step(s, st, e)) == 1) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[*n].id = cint(s, st, 0);
+		event_from_row(s, st, 1, &(*out)[*n].ev);
+		(*n)++;
+	}
+	done(s, st);
+	if (rc < 0) {
+		event_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int store_events_pending(struct store *s, int limit, struct event_row **out, size_t *n,
+			 struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT id, contact_id, type, at, data FROM events WHERE processed = 0 "
+		"ORDER BY id LIMIT ?", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, limit);
+	return event_rows(s, st, out, n, e);
+}
+
+int store_events_of(struct store *s, const char *contact, int limit, struct event_row **out,
+		    size_t *n, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT id, contact_id, type, at, data FROM events WHERE contact_id = ? "
+		"ORDER BY at DESC, id DESC LIMIT ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	bint(s, st, 2, limit);
+	return event_rows(s, st, out, n, e);
+}
+
+int store_event_done(struct store *s, int64_t id, struct err *e)
+{
+	struct store_stmt *st = prep(s, "UPDATE events SET processed = 1 WHERE id = ?", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, id);
+	return run(s, st, e);
+}
+
+int store_event_get(struct store *s, int64_t id, struct event *out, struct err *e)
+{
+	struct store_stmt *st =
+		prep(s, "SELECT contact_id, type, at, data FROM events WHERE id = ?", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, id);
+	int rc = step(s, st, e);
+	if (rc == 1)
+		event_from_row(s, st, 0, out);
+	done(s, st);
+	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+}
+
+int store_event_count(struct store *s, const char *contact, const char *type, int64_t since,
+		      int64_t until, int64_t *n, int64_t *oldest, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT COUNT(*), MIN(at) FROM events WHERE contact_id = ? AND type = ? "
+		"AND at >= ? AND at <= ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	btxt(s, st, 2, type);
+	bint(s, st, 3, since);
+	bint(s, st, 4, until);
+	int rc = step(s, st, e);
+	if (rc == 1) {
+		*n = cint(s, st, 0);
+		*oldest = cnull(s, st, 1) ? TIME_NEVER : cint(s, st, 1);
+	}
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_event_sum(struct store *s, const char *contact, const char *type, const char *field,
+		    int64_t since, int64_t until, double *total, int64_t *oldest, struct err *e)
+{
+	/* data is JSON text: read each row's field here, portable across engines */
+	struct store_stmt *st = prep(s,
+		"SELECT data, at FROM events WHERE contact_id = ? AND type = ? "
+		"AND at >= ? AND at <= ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	btxt(s, st, 2, type);
+	bint(s, st, 3, since);
+	bint(s, st, 4, until);
+	int rc;
+	*total = 0;
+	*oldest = TIME_NEVER;
+	while ((rc = step(s, st, e)) == 1) {
+		json_t *d = json_loads(ctxt(s, st, 0), 0, NULL);
+		json_t *v = d ? json_object_get(d, field) : NULL;
+		if (json_is_number(v))
+			*total += json_number_value(v);
+		else if (json_is_string(v))
+			*total += strtod(json_string_value(v), NULL);
+		int64_t at = cint(s, st, 1);
+		if (at < *oldest)
+			*oldest = at;
+		json_decref(d);
+	}
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_event_last(struct store *s, const char *contact, const char *type, int64_t until,
+		     int64_t *at, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT MAX(at) FROM events WHERE contact_id = ? AND type = ? AND at <= ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	btxt(s, st, 2, type);
+	bint(s, st, 3, until);
+	int rc = step(s, st, e);
+	int found = rc == 1 && !cnull(s, st, 0);
+	if (found)
+		*at = cint(s, st, 0);
+	done(s, st);
+	return rc < 0 ? -1 : found ? 0 : 1;
+}
+
+int store_event_between(struct store *s, const char *contact, char *const *types, size_t ntypes,
+			int64_t after, int64_t until, char **type_out, int64_t *at, struct err *e)
+{
+	for (size_t i = 0; i < ntypes; i++) {
+		struct store_stmt *st = prep(s,
+			"SELECT MIN(at) FROM events WHERE contact_id = ? AND type = ? AND at > ? AND at <= ?",
+			e);
+		if (!st)
+			return -1;
+		btxt(s, st, 1, contact);
+		btxt(s, st, 2, types[i]);
+		bint(s, st, 3, after);
+		bint(s, st, 4, until);
+		int rc = step(s, st, e);
+		int found = rc == 1 && !cnull(s, st, 0);
+		if (found)
+			*at = cint(s, st, 0);
+		done(s, st);
+		if (rc < 0)
+			return -1;
+		if (found) {
+			*type_out = xstrdup(types[i]);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* ---- segments ---- */
+
+static int strings(struct store *s, struct store_stmt *st, char ***out, size_t *n, struct err *e)
+{
+	size_t cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	while ((rc = step(s, st, e)) == 1) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[(*n)++] = cdup(s, st, 0);
+	}
+	done(s, st);
+	if (rc < 0) {
+		strv_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int store_contacts_to_eval(struct store *s, int64_t now, int limit, char ***ids, size_t *n,
+			   struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT id FROM contacts WHERE seg_eval_at IS NOT NULL AND seg_eval_at <= ? "
+		"ORDER BY seg_eval_at LIMIT ?", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, now);
+	bint(s, st, 2, limit);
+	return strings(s, st, ids, n, e);
+}
+
+int store_contact_eval_at(struct store *s, const char *contact, int64_t next, struct err *e)
+{
+	struct store_stmt *st = prep(s, "UPDATE contacts SET seg_eval_at = ? WHERE id = ?", e);
+	if (!st)
+		return -1;
+	if (next == TIME_NEVER)
+		btxt(s, st, 1, NULL);
+	else
+		bint(s, st, 1, next);
+	btxt(s, st, 2, contact);
+	return run(s, st, e);
+}
+
+int store_segments_of(struct store *s, const char *contact, char ***names, size_t *n,
+		      struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT segment FROM contact_segments WHERE contact_id = ? ORDER BY segment", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	return strings(s, st, names, n, e);
+}
+
+int store_segment_set(struct store *s, const char *contact, const char *segment, int member,
+		      int64_t now, struct err *e)
+{
+	struct store_stmt *st = member
+		? prep(s, "INSERT INTO contact_segments (contact_id, segment, since) VALUES (?, ?, ?) "
+			  "ON CONFLICT (contact_id, segment) DO NOTHING", e)
+		: prep(s, "DELETE FROM contact_segments WHERE contact_id = ? AND segment = ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	btxt(s, st, 2, segment);
+	if (member)
+		bint(s, st, 3, now);
+	return run(s, st, e);
+}
+
+int store_segment_sizes(struct store *s, void (*fn)(void *ud, const char *seg, int64_t n),
+			void *ud, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT segment, COUNT(*) FROM contact_segments GROUP BY segment ORDER BY segment", e);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = step(s, st, e)) == 1)
+		fn(ud, ctxt(s, st, 0), cint(s, st, 1));
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- enrollments and sends ---- */
+
+int store_enroll(struct store *s, const char *campaign, const char *contact,
+		 const char *trigger_ref, int64_t trigger_at, int64_t event_id, int holdout,
+		 const char *variant, int64_t now, int64_t *id, int *created, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"INSERT INTO enrollments (campaign, contact_id, trigger_ref, trigger_at, event_id, holdout, "
+		"variant, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+		"ON CONFLICT (campaign, contact_id, trigger_ref) DO NOTHING RETURNING id", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, campaign);
+	btxt(s, st, 2, contact);
+	btxt(s, st, 3, trigger_ref);
+	bint(s, st, 4, trigger_at);
+	if (event_id)
+		bint(s, st, 5, event_id);
+	else
+		btxt(s, st, 5, NULL);
+	bint(s, st, 6, holdout);
+	btxt(s, st, 7, variant);
+	bint(s, st, 8, now);
+	int rc = step(s, st, e);
+	*created = rc == 1;
+	if (rc == 1) {
+		*id = cint(s, st, 0);
+		step(s, st, e);
+	}
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+static int send_log(struct store *s, int64_t id, int64_t now, const char *state,
+		    const char *reason, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"INSERT INTO send_log (send_id, at, state, reason) VALUES (?, ?, ?, ?)", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, id);
+	bint(s, st, 2, now);
+	btxt(s, st, 3, state);
+	btxt(s, st, 4, reason);
+	return run(s, st, e);
+}
+
+int store_send_schedule(struct store *s, const struct send_new *n, int64_t now, int64_t *id,
+			int *created, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"INSERT INTO sends (enrollment_id, campaign, step, contact_id, priority, state, due_at, "
+		"expire_at, trigger_at, template, created_at, updated_at) "
+		"VALUES (?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, ?) "
+		"ON CONFLICT (enrollment_id, step) DO NOTHING RETURNING id", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, n->enrollment_id);
+	btxt(s, st, 2, n->campaign);
+	bint(s, st, 3, n->step);
+	btxt(s, st, 4, n->contact);
+	bint(s, st, 5, n->priority);
+	bint(s, st, 6, n->due_at);
+	if (n->expire_at == TIME_NEVER)
+		btxt(s, st, 7, NULL);
+	else
+		bint(s, st, 7, n->expire_at);
+	bint(s, st, 8, n->trigger_at);
+	btxt(s, st, 9, n->template);
+	bint(s, st, 10, now);
+	bint(s, st, 11, now);
+	int rc = step(s, st, e);
+	int64_t sid = 0;
+	*created = rc == 1;
+	if (rc == 1) {
+		sid = cint(s, st, 0);
+		step(s, st, e);
+	}
+	done(s, st);
+	if (rc < 0)
+		return -1;
+	if (id)
+		*id = sid;
+	if (*created) {
+		char due[32], why[96];
+		time_format(n->due_at, due, sizeof(due));
+		snprintf(why, sizeof(why), "due %s", due);
+		return send_log(s, sid, now, "scheduled", why, e);
+	}
+	return 0;
+}
+
+#define SEND_COLS                                                                                  \
+	"s.id, s.enrollment_id, s.campaign, s.step, s.contact_id, s.priority, s.state, s.due_at, "    \
+	"s.expire_at, s.trigger_at, s.created_at, s.sent_at, s.template, s.channel, s.transport, "    \
+	"s.address, s.message_id, s.provider_id, s.reason, s.attempts, en.event_id, en.trigger_ref "
+
+static void send_from_row(struct store *s, struct store_stmt *st, struct send_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = cint(s, st, 0);
+	r->enrollment_id = cint(s, st, 1);
+	r->campaign = cdup(s, st, 2);
+	r->step = (int)cint(s, st, 3);
+	r->contact = cdup(s, st, 4);
+	r->priority = (int)cint(s, st, 5);
+	snprintf(r->state, sizeof(r->state), "%s", ctxt(s, st, 6));
+	r->due_at = cint(s, st, 7);
+	r->expire_at = cnull(s, st, 8) ? TIME_NEVER : cint(s, st, 8);
+	r->trigger_at = cint(s, st, 9);
+	r->created_at = cint(s, st, 10);
+	r->sent_at = cnull(s, st, 11) ? 0 : cint(s, st, 11);
+	r->template = cdup(s, st, 12);
+	r->channel = cdup(s, st, 13);
+	r->transport = cdup(s, st, 14);
+	r->address = cdup(s, st, 15);
+	r->message_id = cdup(s, st, 16);
+	r->provider_id = cdup(s, st, 17);
+	r->reason = cdup(s, st, 18);
+	r->attempts = (int)cint(s, st, 19);
+	r->event_id = cnull(s, st, 20) ? 0 : cint(s, st, 20);
+	r->trigger_ref = cdup(s, st, 21);
+}
+
+void send_row_release(struct send_row *r)
+{
+	free(r->campaign);
+	free(r->contact);
+	free(r->template);
+	free(r->channel);
+	free(r->transport);
+	free(r->address);
+	free(r->message_id);
+	free(r->provider_id);
+	free(r->reason);
+	free(r->trigger_ref);
+	memset(r, 0, sizeof(*r));
+}
+
+void send_rows_free(struct send_row *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		send_row_release(&r[i]);
+	free(r);
+}
+
+static int send_rows(struct store *s, struct store_stmt *st, struct send_row **out, size_t *n,
+		     struct err *e)
+{
+	size_t cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	while ((rc = step(s, st, e)) == 1) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		send_from_row(s, st, &(*out)[(*n)++]);
+	}
+	done(s, st);
+	if (rc < 0) {
+		send_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int store_send_get(struct store *s, int64_t id, struct send_row *out, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT " SEND_COLS "FROM sends s JOIN enrollments en ON en.id = s.enrollment_id "
+		"WHERE s.id = ?", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, id);
+	int rc = step(s, st, e);
+	if (rc == 1)
+		send_from_row(s, st, out);
+	done(s, st);
+	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+}
+
+static int collect_ids(struct store *s, struct store_stmt *st, int64_t **ids, size_t *n,
+		       size_t *cap, struct err *e)
+{
+	int rc;
+	while ((rc = step(s, st, e)) == 1) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*ids = xrealloc(*ids, *cap * sizeof(**ids));
+		}
+		(*ids)[(*n)++] = cint(s, st, 0);
+	}
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_claim(struct store *s, const char *owner, int64_t now, int64_t lease, int limit,
+		struct send_row **out, size_t *n, struct err *e)
+{
+	int64_t *ids = NULL;
+	size_t nids = 0, cap = 0;
+	*out = NULL;
+	*n = 0;
+	if (store_begin(s, e) < 0)
+		return -1;
+	/* expired leases first: they are the oldest work */
+	struct store_stmt *st = prep(s,
+		"SELECT id FROM sends WHERE state = 'sending' AND lease_until <= ? "
+		"ORDER BY lease_until LIMIT ?", e);
+	if (!st)
+		goto fail;
+	bint(s, st, 1, now);
+	bint(s, st, 2, limit);
+	if (collect_ids(s, st, &ids, &nids, &cap, e) < 0)
+		goto fail;
+	size_t expired = nids;
+	for (int prio = 0; prio <= 1 && (int)nids < limit; prio++) {
+		st = prep(s,
+			"SELECT id FROM sends WHERE state IN ('scheduled', 'deferred') AND priority = ? "
+			"AND due_at <= ? ORDER BY due_at, id LIMIT ?", e);
+		if (!st)
+			goto fail;
+		bint(s, st, 1, prio);
+		bint(s, st, 2, now);
+		bint(s, st, 3, limit - (int)nids);
+		if (collect_ids(s, st, &ids, &nids, &cap, e) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < nids; i++) {
+		st = prep(s,
+			"UPDATE sends SET state = 'sending', owner = ?, lease_until = ?, updated_at = ? "
+			"WHERE id = ? AND (state IN ('scheduled', 'deferred') OR "
+			"(state = 'sending' AND lease_until <= ?))", e);
+		if (!st)
+			goto fail;
+		btxt(s, st, 1, owner);
+		bint(s, st, 2, now + lease);
+		bint(s, st, 3, now);
+		bint(s, st, 4, ids[i]);
+		bint(s, st, 5, now);
+		if (run(s, st, e) < 0)
+			goto fail;
+		if (i < expired) {
+			char why[160];
+			snprintf(why, sizeof(why), "lease expired; taken over by %s", owner);
+			if (send_log(s, ids[i], now, "scheduled", why, e) < 0)
+				goto fail;
+		}
+	}
+	size_t got = 0;
+	*out = xcalloc(nids ? nids : 1, sizeof(**out));
+	for (size_t i = 0; i < nids; i++) {
+		st = prep(s,
+			"SELECT " SEND_COLS "FROM sends s JOIN enrollments en ON en.id = s.enrollment_id "
+			"WHERE s.id = ? AND s.owner = ? AND s.state = 'sending'", e);
+		if (!st)
+			goto fail;
+		bint(s, st, 1, ids[i]);
+		btxt(s, st, 2, owner);
+		int rc = step(s, st, e);
+		if (rc == 1)
+			send_from_row(s, st, &(*out)[got++]);
+		done(s, st);
+		if (rc < 0)
+			goto fail;
+	}
+	*n = got;
+	free(ids);
+	if (store_commit(s, e) < 0) {
+		send_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+fail:
+	free(ids);
+	send_rows_free(*out, *n);
+	*out = NULL;
+	*n = 0;
+	store_rollback(s);
+	return -1;
+}
+
+int store_send_update(struct store *s, int64_t id, const char *owner, const struct send_update *u,
+		      int64_t now, struct err *e)
+{
+	int own_tx = !s->in_tx;
+	if (own_tx && store_begin(s, e) < 0)
+		return -1;
+	struct store_stmt *st = prep(s,
+		"UPDATE sends SET state = ?, due_at = CASE WHEN ? > 0 THEN ? ELSE due_at END, "
+		"reason = COALESCE(?, reason), channel = COALESCE(?, channel), "
+		"transport = COALESCE(?, transport), address = COALESCE(?, address), "
+		"message_id = COALESCE(?, message_id), provider_id = COALESCE(?, provider_id), "
+		"attempts = attempts + ?, owner = NULL, lease_until = NULL, updated_at = ?, "
+		"sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "
+		"WHERE id = ? AND (? IS NULL OR owner = ?)", e);
+	if (!st)
+		goto fail;
+	btxt(s, st, 1, u->state);
+	bint(s, st, 2, u->due_at);
+	bint(s, st, 3, u->due_at);
+	btxt(s, st, 4, u->reason);
+	btxt(s, st, 5, u->channel);
+	btxt(s, st, 6, u->transport);
+	btxt(s, st, 7, u->address);
+	btxt(s, st, 8, u->message_id);
+	btxt(s, st, 9, u->provider_id);
+	bint(s, st, 10, u->attempt_status ? 1 : 0);
+	bint(s, st, 11, now);
+	btxt(s, st, 12, u->state);
+	bint(s, st, 13, now);
+	bint(s, st, 14, id);
+	btxt(s, st, 15, owner);
+	btxt(s, st, 16, owner);
+	int rc = step(s, st, e);
+	int64_t changed = OPS->changes(st);
+	done(s, st);
+	if (rc < 0)
+		goto fail;
+	if (changed == 0) {
+		if (own_tx)
+			store_rollback(s);
+		return 1;
+	}
+	if (u->attempt_status) {
+		st = prep(s,
+			"INSERT INTO attempts (send_id, at, transport, status, code, reason) "
+			"VALUES (?, ?, ?, ?, ?, ?)", e);
+		if (!st)
+			goto fail;
+		bint(s, st, 1, id);
+		bint(s, st, 2, now);
+		btxt(s, st, 3, u->transport ? u->transport : "");
+		btxt(s, st, 4, u->attempt_status);
+		btxt(s, st, 5, u->attempt_code);
+		btxt(s, st, 6, u->attempt_reason);
+		if (run(s, st, e) < 0)
+			goto fail;
+	}
+	if (send_log(s, id, now, u->state, u->reason, e) < 0)
+		goto fail;
+	if (own_tx && store_commit(s, e) < 0)
+		return -1;
+	return 0;
+fail:
+	if (own_tx)
+		store_rollback(s);
+	return -1;
+}
+
+int store_send_release(struct store *s, int64_t id, const char *owner, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"UPDATE sends SET state = 'scheduled', owner = NULL, lease_until = NULL "
+		"WHERE id = ? AND owner = ? AND state = 'sending'", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, id);
+	btxt(s, st, 2, owner);
+	return run(s, st, e);
+}
+
+int store_sends_pending_of(struct store *s, const char *contact, struct send_row **out, size_t *n,
+			   struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT " SEND_COLS "FROM sends s JOIN enrollments en ON en.id = s.enrollment_id "
+		"WHERE s.contact_id = ? AND s.state IN ('scheduled', 'deferred') ORDER BY s.id", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	return send_rows(s, st, out, n, e);
+}
+
+int store_sends_of(struct store *s, const char *contact, int limit, struct send_row **out,
+		   size_t *n, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT " SEND_COLS "FROM sends s JOIN enrollments en ON en.id = s.enrollment_id "
+		"WHERE s.contact_id = ? ORDER BY s.id DESC LIMIT ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	bint(s, st, 2, limit);
+	return send_rows(s, st, out, n, e);
+}
+
+int store_send_history(struct store *s, int64_t id,
+		       void (*fn)(void *ud, int64_t at, const char *state, const char *reason),
+		       void *ud, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT at, state, reason FROM send_log WHERE send_id = ? ORDER BY id", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, id);
+	int rc;
+	while ((rc = step(s, st, e)) == 1)
+		fn(ud, cint(s, st, 0), ctxt(s, st, 1), ctxt(s, st, 2));
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_send_attempts(struct store *s, int64_t id,
+			void (*fn)(void *ud, int64_t at, const char *transport, const char *status,
+				   const char *code, const char *reason),
+			void *ud, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT at, transport, status, code, reason FROM attempts WHERE send_id = ? ORDER BY id", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, id);
+	int rc;
+	while ((rc = step(s, st, e)) == 1)
+		fn(ud, cint(s, st, 0), ctxt(s, st, 1), ctxt(s, st, 2), ctxt(s, st, 3), ctxt(s, st, 4));
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_next_wakeup(struct store *s, int64_t *at, struct err *e)
+{
+	static const char *const sql[] = {
+		"SELECT MIN(due_at) FROM sends WHERE state IN ('scheduled', 'deferred')",
+		"SELECT MIN(lease_until) FROM sends WHERE state = 'sending'",
+		"SELECT MIN(seg_eval_at) FROM contacts WHERE seg_eval_at IS NOT NULL",
+	};
+	*at = TIME_NEVER;
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		struct store_stmt *st = prep(s, sql[i], e);
+		if (!st)
+			return -1;
+		int rc = step(s, st, e);
+		if (rc == 1 && !cnull(s, st, 0) && cint(s, st, 0) < *at)
+			*at = cint(s, st, 0);
+		done(s, st);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- workers ---- */
+
+int store_worker_register(struct store *s, const char *id, const char *host, int pid, int64_t now,
+			  struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"INSERT INTO workers (id, host, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?) "
+		"ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, stopped = 0", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, id);
+	btxt(s, st, 2, host);
+	bint(s, st, 3, pid);
+	bint(s, st, 4, now);
+	bint(s, st, 5, now);
+	return run(s, st, e);
+}
+
+int store_worker_stop(struct store *s, const char *id, struct err *e)
+{
+	struct store_stmt *st = prep(s, "UPDATE workers SET stopped = 1 WHERE id = ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, id);
+	return run(s, st, e);
+}
+
+int store_workers_reap(struct store *s, const char *host, int (*alive)(int pid), int64_t now,
+		       int *released, struct err *e)
+{
+	char **ids = NULL;
+	int64_t *pids = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	*released = 0;
+	struct store_stmt *st =
+		prep(s, "SELECT id, pid FROM workers WHERE host = ? AND stopped = 0", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, host);
+	while ((rc = step(s, st, e)) == 1) {
+		if ((int)cint(s, st, 1) > 0 && alive((int)cint(s, st, 1)))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			ids = xrealloc(ids, cap * sizeof(*ids));
+			pids = xrealloc(pids, cap * sizeof(*pids));
+		}
+		pids[n] = cint(s, st, 1);
+		ids[n++] = cdup(s, st, 0);
+	}
+	done(s, st);
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		if ((rc = store_begin(s, e)) < 0)
+			break;
+		char why[160];
+		snprintf(why, sizeof(why), "worker %s (pid %lld) died; claim released", ids[i],
+			 (long long)pids[i]);
+		int64_t *sids = NULL;
+		size_t ns = 0, scap = 0;
+		st = prep(s, "SELECT id FROM sends WHERE owner = ? AND state = 'sending'", e);
+		rc = st ? 0 : -1;
+		if (rc == 0) {
+			btxt(s, st, 1, ids[i]);
+			rc = collect_ids(s, st, &sids, &ns, &scap, e);
+		}
+		for (size_t k = 0; rc == 0 && k < ns; k++) {
+			st = prep(s, "UPDATE sends SET state = 'scheduled', owner = NULL, "
+				     "lease_until = NULL WHERE id = ? AND state = 'sending'", e);
+			rc = st ? 0 : -1;
+			if (rc == 0) {
+				bint(s, st, 1, sids[k]);
+				rc = run(s, st, e);
+			}
+			if (rc == 0)
+				rc = send_log(s, sids[k], now, "scheduled", why, e);
+		}
+		free(sids);
+		if (rc == 0)
+			rc = store_worker_stop(s, ids[i], e);
+		if (rc == 0)
+			rc = store_commit(s, e);
+		else
+			store_rollback(s);
+		if (rc == 0)
+			*released += (int)ns;
+	}
+out:
+	strv_free(ids, n);
+	free(pids);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- reporting ---- */
+
+int store_report(struct store *s, const char *campaign, int64_t since,
+		 void (*fn)(void *ud, const struct report_row *r), void *ud, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT campaign, step, COALESCE(channel, ''), COALESCE(template, ''), state, COUNT(*) "
+		"FROM sends WHERE (? IS NULL OR campaign = ?) AND created_at >= ? "
+		"GROUP BY campaign, step, COALESCE(channel, ''), COALESCE(template, ''), state "
+		"ORDER BY campaign, step, 3, 4, state", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, campaign);
+	btxt(s, st, 2, campaign);
+	bint(s, st, 3, since);
+	int rc;
+	while ((rc = step(s, st, e)) == 1) {
+		struct report_row r = {ctxt(s, st, 0), (int)cint(s, st, 1), ctxt(s, st, 2),
+				       ctxt(s, st, 3), ctxt(s, st, 4), cint(s, st, 5)};
+		fn(ud, &r);
+	}
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_enrollment_counts(struct store *s, const char *campaign, int64_t since, int64_t *treated,
+			    int64_t *holdout, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT COALESCE(SUM(CASE WHEN holdout = 0 THEN 1 ELSE 0 END), 0), "
+		"COALESCE(SUM(holdout), 0) FROM enrollments WHERE campaign = ? AND created_at >= ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, campaign);
+	bint(s, st, 2, since);
+	int rc = step(s, st, e);
+	if (rc == 1) {
+		*treated = cint(s, st, 0);
+		*holdout = cint(s, st, 1);
+	}
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}

@@ -1,0 +1,68 @@
+/* store_sqlite_schema.h - the SQLite schema, one entry per version.
+ * Never edit a released entry: add the next one. */
+#ifndef OUTREACH_STORE_SQLITE_SCHEMA_H
+#define OUTREACH_STORE_SQLITE_SCHEMA_H
+
+static const char *const sqlite_migrations[] = {
+	/* version 1 */
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+	"CREATE TABLE contacts (\n"
+	"  id TEXT PRIMARY KEY, name TEXT, email TEXT, phone TEXT, timezone TEXT, locale TEXT,\n"
+	"  attrs TEXT NOT NULL DEFAULT '{}', do_not_contact INTEGER NOT NULL DEFAULT 0,\n"
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,\n"
+	"  seg_eval_at INTEGER);\n"
+	"CREATE INDEX contacts_seg_eval ON contacts(seg_eval_at) WHERE seg_eval_at IS NOT NULL;\n"
+	"CREATE INDEX contacts_email ON contacts(email);\n"
+	"CREATE INDEX contacts_phone ON contacts(phone);\n"
+	"CREATE TABLE subscriptions (\n"
+	"  contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,\n"
+	"  channel TEXT NOT NULL, class TEXT NOT NULL, subscribed INTEGER NOT NULL,\n"
+	"  updated_at INTEGER NOT NULL, source TEXT,\n"
+	"  PRIMARY KEY (contact_id, channel, class));\n"
+	"CREATE TABLE events (\n"
+	"  id INTEGER PRIMARY KEY, contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,\n"
+	"  type TEXT NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL DEFAULT '{}',\n"
+	"  dedup TEXT NOT NULL UNIQUE, recorded_at INTEGER NOT NULL, send_id INTEGER,\n"
+	"  processed INTEGER NOT NULL DEFAULT 0);\n"
+	"CREATE INDEX events_contact_type_at ON events(contact_id, type, at);\n"
+	"CREATE INDEX events_pending ON events(id) WHERE processed = 0;\n"
+	"CREATE TABLE contact_segments (\n"
+	"  contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,\n"
+	"  segment TEXT NOT NULL, since INTEGER NOT NULL, PRIMARY KEY (contact_id, segment));\n"
+	"CREATE TABLE enrollments (\n"
+	"  id INTEGER PRIMARY KEY, campaign TEXT NOT NULL,\n"
+	"  contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,\n"
+	"  trigger_ref TEXT NOT NULL, trigger_at INTEGER NOT NULL, event_id INTEGER,\n"
+	"  holdout INTEGER NOT NULL DEFAULT 0, variant TEXT, created_at INTEGER NOT NULL,\n"
+	"  UNIQUE (campaign, contact_id, trigger_ref));\n"
+	"CREATE TABLE sends (\n"
+	"  id INTEGER PRIMARY KEY, enrollment_id INTEGER NOT NULL REFERENCES enrollments(id),\n"
+	"  campaign TEXT NOT NULL, step INTEGER NOT NULL,\n"
+	"  contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,\n"
+	"  priority INTEGER NOT NULL, state TEXT NOT NULL, due_at INTEGER NOT NULL,\n"
+	"  expire_at INTEGER, trigger_at INTEGER NOT NULL, template TEXT, channel TEXT,\n"
+	"  transport TEXT, address TEXT, attempts INTEGER NOT NULL DEFAULT 0, owner TEXT,\n"
+	"  lease_until INTEGER, message_id TEXT, provider_id TEXT, reason TEXT,\n"
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, sent_at INTEGER,\n"
+	"  UNIQUE (enrollment_id, step));\n"
+	"CREATE INDEX sends_due ON sends(priority, due_at) WHERE state IN ('scheduled', 'deferred');\n"
+	"CREATE INDEX sends_lease ON sends(lease_until) WHERE state = 'sending';\n"
+	"CREATE INDEX sends_contact ON sends(contact_id, state);\n"
+	"CREATE INDEX sends_message_id ON sends(message_id) WHERE message_id IS NOT NULL;\n"
+	"CREATE TABLE send_log (\n"
+	"  id INTEGER PRIMARY KEY, send_id INTEGER NOT NULL, at INTEGER NOT NULL,\n"
+	"  state TEXT NOT NULL, reason TEXT);\n"
+	"CREATE INDEX send_log_send ON send_log(send_id, id);\n"
+	"CREATE TABLE attempts (\n"
+	"  id INTEGER PRIMARY KEY, send_id INTEGER NOT NULL, at INTEGER NOT NULL,\n"
+	"  transport TEXT NOT NULL, status TEXT NOT NULL, code TEXT, reason TEXT);\n"
+	"CREATE INDEX attempts_send ON attempts(send_id);\n"
+	"CREATE TABLE suppressions (\n"
+	"  address TEXT PRIMARY KEY, channel TEXT, reason TEXT NOT NULL, at INTEGER NOT NULL);\n"
+	"CREATE TABLE workers (\n"
+	"  id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,\n"
+	"  started_at INTEGER NOT NULL, seen_at INTEGER NOT NULL, stopped INTEGER NOT NULL DEFAULT 0);\n",
+	NULL,
+};
+
+#endif
