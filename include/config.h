@@ -42,7 +42,7 @@ struct variant_conf {
 
 struct step_conf {
 	int index;          /* 0-based position in steps: */
-	int64_t after;      /* seconds after the trigger */
+	int64_t after;      /* seconds after the trigger; 0 when omitted */
 	char **channels;    /* transport names in preference order */
 	size_t nchannels;
 	char *template;     /* NULL when variants are given */
@@ -58,11 +58,12 @@ struct campaign_conf {
 	char *name;
 	enum msg_class cls;        /* default marketing */
 	char *trigger_event;       /* trigger: {event: T} */
-	json_t *trigger_where;     /* trigger: {event: T, where: {k: v}} data match, or NULL */
+	json_t *trigger_where;     /* trigger: {event: T, where: {k: v}} data match, or
+	                            * NULL; borrowed from the config's doc */
 	char *trigger_segment;     /* trigger: {segment: S} */
 	int64_t trigger_every;     /* trigger: {every: 30d, segment: S}; 0 = not recurring */
-	char *goal_event;          /* goal: {event: E, within: 30d} */
-	int64_t goal_within;
+	char *goal_event;          /* goal: {event: E, within: 30d}, or NULL */
+	int64_t goal_within;       /* seconds; 30d when the goal omits within */
 	double holdout;            /* 0..0.5 */
 	struct step_conf *steps;
 	size_t nsteps;
@@ -91,7 +92,14 @@ struct config {
  * the config when it could be read at all (check d->errors before using
  * it), NULL when the file cannot be read or parsed as YAML. */
 struct config *config_load(const char *path, struct diag *d);
+/* config_load_mem - the same for len bytes of YAML at data (need not be
+ * NUL-terminated); name stands for the file in messages (fuzz targets) */
+struct config *config_load_mem(const char *name, const char *data, size_t len, struct diag *d);
 void config_free(struct config *c);
+
+/* config_percent - a share written "10%", "12.5%", 0.1 or "0.1" into *out
+ * (0..1); 0 ok, -1 when it is not one or is out of range */
+int config_percent(const json_t *v, double *out);
 
 /* config_line - the line of the node at a JSON pointer ("/transports/sms/rate"),
  * or of its nearest ancestor that has one; 0 when none */

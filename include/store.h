@@ -160,6 +160,10 @@ struct send_update {
  * 0 done, 1 the send is no longer ours (lease lost): nothing changed */
 int store_send_update(struct store *s, int64_t id, const char *owner, const struct send_update *u,
 		      int64_t now, struct err *e);
+/* store_attempt_add - record one delivery attempt without changing the send
+ * (a permanent failure that falls through to the next channel) */
+int store_attempt_add(struct store *s, int64_t id, int64_t now, const char *transport,
+		      const char *status, const char *code, const char *reason, struct err *e);
 /* store_send_release - give back a claimed send untouched (shutdown) */
 int store_send_release(struct store *s, int64_t id, const char *owner, struct err *e);
 /* store_sends_pending_of - ids of a contact's scheduled or deferred sends */

@@ -32,12 +32,12 @@ enum tok_type { TOK_TEXT, TOK_VAR, TOK_RAW, TOK_JSON, TOK_SECTION, TOK_INVERTED,
 
 struct tok {
 	enum tok_type type;
-	int line;         /* 1-based line of the tag's open delimiter */
-	int in_section;   /* inside a section or inverted section */
+	int line;	  /* 1-based line of the tag's open delimiter */
+	int in_section;	  /* inside a section or inverted section */
 	const char *text; /* TOK_TEXT: bytes in src; TOK_PARTIAL: indentation */
 	size_t len;
-	char *name;  /* tags: the trimmed name, NUL-terminated */
-	size_t end;  /* sections: index of the first token after the body */
+	char *name; /* tags: the trimmed name, NUL-terminated */
+	size_t end; /* sections: index of the first token after the body */
 };
 
 struct mustache {
@@ -51,7 +51,7 @@ struct parser {
 	struct mustache *t;
 	const char *s; /* t->src */
 	size_t len;
-	size_t lpos;   /* line is the line number at offset lpos */
+	size_t lpos; /* line is the line number at offset lpos */
 	int line;
 	const char *otag, *ctag;
 	size_t olen, clen;
@@ -214,7 +214,8 @@ static int parse_tag(struct parser *p, size_t at, size_t *pos)
 	}
 
 	size_t ls, next;
-	int alone = type != '\0' && strchr("#^/!>=", type) && standalone(p, at, end, *pos, &ls, &next);
+	int alone =
+	    type != '\0' && strchr("#^/!>=", type) && standalone(p, at, end, *pos, &ls, &next);
 	text_add(p, *pos, alone ? ls : at);
 	*pos = alone ? next : end;
 
@@ -239,8 +240,8 @@ static int parse_tag(struct parser *p, size_t at, size_t *pos)
 		break;
 	case '/':
 		if (!p->nopen)
-			return err_set(p->e, "%s:%d: unexpected close tag \"%.*s\"", p->t->name, line,
-				       (int)n, b);
+			return err_set(p->e, "%s:%d: unexpected close tag \"%.*s\"", p->t->name,
+				       line, (int)n, b);
 		struct tok *sec = &p->t->tok[p->open[p->nopen - 1]];
 		if (strlen(sec->name) != n || memcmp(sec->name, b, n) != 0)
 			return err_set(p->e,
@@ -288,8 +289,15 @@ struct mustache *mustache_parse(const char *src, size_t len, const char *name, s
 	t->src[len] = '\0';
 
 	struct parser p = {
-		.t = t, .s = t->src, .len = len, .line = 1, .otag = "{{", .olen = 2, .ctag = "}}",
-		.clen = 2, .e = e,
+	    .t = t,
+	    .s = t->src,
+	    .len = len,
+	    .line = 1,
+	    .otag = "{{",
+	    .olen = 2,
+	    .ctag = "}}",
+	    .clen = 2,
+	    .e = e,
 	};
 	size_t pos = 0;
 	int rc = 0;
@@ -327,14 +335,14 @@ void mustache_free(struct mustache *t)
 }
 
 void mustache_foreach_var(const struct mustache *t,
-			  void (*fn)(void *ud, const char *name, int line, enum mustache_var_kind kind,
-				     int in_section),
+			  void (*fn)(void *ud, const char *name, int line,
+				     enum mustache_var_kind kind, int in_section),
 			  void *ud)
 {
 	static const enum mustache_var_kind kinds[] = {
-		[TOK_VAR] = MUSTACHE_VAR,	  [TOK_RAW] = MUSTACHE_VAR,
-		[TOK_JSON] = MUSTACHE_VAR,	  [TOK_SECTION] = MUSTACHE_SECTION,
-		[TOK_INVERTED] = MUSTACHE_INVERTED, [TOK_PARTIAL] = MUSTACHE_PARTIAL,
+	    [TOK_VAR] = MUSTACHE_VAR,		[TOK_RAW] = MUSTACHE_VAR,
+	    [TOK_JSON] = MUSTACHE_VAR,		[TOK_SECTION] = MUSTACHE_SECTION,
+	    [TOK_INVERTED] = MUSTACHE_INVERTED, [TOK_PARTIAL] = MUSTACHE_PARTIAL,
 	};
 	for (size_t i = 0; i < t->ntok; i++) {
 		const struct tok *k = &t->tok[i];
@@ -400,32 +408,33 @@ static int truthy(const json_t *v)
 	return 1;
 }
 
+/* escape_of - the replacement for byte c in the mode, or NULL to keep it */
+static const char *escape_of(unsigned char c, enum mustache_escape esc, char u[8])
+{
+	static const char *const html[256] = {
+	    ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;",
+	};
+	if (esc == MUSTACHE_ESC_HTML)
+		return html[c];
+	if (esc != MUSTACHE_ESC_JSON)
+		return NULL;
+	if (c == '"')
+		return "\\\"";
+	if (c == '\\')
+		return "\\\\";
+	if (c >= 0x20)
+		return NULL;
+	snprintf(u, 8, "\\u%04x", c);
+	return u;
+}
+
 /* put_escaped - append s escaped for the mode, copying runs untouched */
 static void put_escaped(struct buf *out, const char *s, size_t n, enum mustache_escape esc)
 {
 	size_t run = 0;
+	char u[8];
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		const char *rep = NULL;
-		char u[8];
-		if (esc == MUSTACHE_ESC_HTML) {
-			switch (c) {
-			case '&': rep = "&amp;"; break;
-			case '<': rep = "&lt;"; break;
-			case '>': rep = "&gt;"; break;
-			case '"': rep = "&quot;"; break;
-			case '\'': rep = "&#39;"; break;
-			}
-		} else if (esc == MUSTACHE_ESC_JSON) {
-			if (c == '"')
-				rep = "\\\"";
-			else if (c == '\\')
-				rep = "\\\\";
-			else if (c < 0x20) {
-				snprintf(u, sizeof(u), "\\u%04x", c);
-				rep = u;
-			}
-		}
+		const char *rep = escape_of((unsigned char)s[i], esc, u);
 		if (!rep)
 			continue;
 		buf_append(out, s + run, i - run);
@@ -565,7 +574,8 @@ static int render_range(struct render *r, const struct mustache *t, size_t from,
 		case TOK_VAR:
 		case TOK_RAW:
 			if ((v = lookup(r, k->name)))
-				put_value(r, v, k->type == TOK_RAW ? MUSTACHE_ESC_NONE : r->o->escape);
+				put_value(r, v,
+					  k->type == TOK_RAW ? MUSTACHE_ESC_NONE : r->o->escape);
 			break;
 		case TOK_JSON:
 			if ((v = lookup(r, k->name))) {

@@ -1057,21 +1057,9 @@ int store_send_update(struct store *s, int64_t id, const char *owner, const stru
 			store_rollback(s);
 		return 1;
 	}
-	if (u->attempt_status) {
-		st = prep(s,
-			"INSERT INTO attempts (send_id, at, transport, status, code, reason) "
-			"VALUES (?, ?, ?, ?, ?, ?)", e);
-		if (!st)
-			goto fail;
-		bint(s, st, 1, id);
-		bint(s, st, 2, now);
-		btxt(s, st, 3, u->transport ? u->transport : "");
-		btxt(s, st, 4, u->attempt_status);
-		btxt(s, st, 5, u->attempt_code);
-		btxt(s, st, 6, u->attempt_reason);
-		if (run(s, st, e) < 0)
-			goto fail;
-	}
+	if (u->attempt_status && store_attempt_add(s, id, now, u->transport, u->attempt_status,
+						   u->attempt_code, u->attempt_reason, e) < 0)
+		goto fail;
 	if (send_log(s, id, now, u->state, u->reason, e) < 0)
 		goto fail;
 	if (own_tx && store_commit(s, e) < 0)
@@ -1081,6 +1069,23 @@ fail:
 	if (own_tx)
 		store_rollback(s);
 	return -1;
+}
+
+int store_attempt_add(struct store *s, int64_t id, int64_t now, const char *transport,
+		      const char *status, const char *code, const char *reason, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"INSERT INTO attempts (send_id, at, transport, status, code, reason) "
+		"VALUES (?, ?, ?, ?, ?, ?)", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, id);
+	bint(s, st, 2, now);
+	btxt(s, st, 3, transport ? transport : "");
+	btxt(s, st, 4, status);
+	btxt(s, st, 5, code);
+	btxt(s, st, 6, reason);
+	return run(s, st, e);
 }
 
 int store_send_release(struct store *s, int64_t id, const char *owner, struct err *e)

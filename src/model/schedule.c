@@ -1,0 +1,362 @@
+/* schedule.c - campaign triggers, `unless` cancellation and segment entry.
+ *
+ * Segment membership is evaluated at `now` only for contacts whose
+ * seg_eval_at has come: an event or import sets it to now, and each
+ * evaluation sets it to the instant the result may next change by time
+ * alone (expr_eval's next_change), so time moves contacts into segments
+ * without scanning every contact on every pass.
+ */
+#include "schedule.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expr.h"
+#include "hash.h"
+#include "log.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+/* An event older than this does not trigger a campaign: importing a year
+ * of purchase history must not thank anybody for last year's order. */
+#define TRIGGER_MAX_AGE (30 * 86400)
+
+int schedule_in_holdout(const struct campaign_conf *cc, const char *contact)
+{
+	if (cc->holdout <= 0)
+		return 0;
+	char *key = xasprintf("holdout\n%s\n%s", cc->name, contact);
+	int in = hash_unit(key) < cc->holdout;
+	free(key);
+	return in;
+}
+
+const char *schedule_variant(const struct campaign_conf *cc, const struct step_conf *sc,
+			     const char *contact)
+{
+	if (!sc->nvariants)
+		return sc->template;
+	char *key = xasprintf("variant\n%s\n%s", cc->name, contact);
+	double u = hash_unit(key), acc = 0;
+	free(key);
+	for (size_t i = 0; i < sc->nvariants; i++) {
+		acc += sc->variants[i].share;
+		if (u < acc)
+			return sc->variants[i].template;
+	}
+	return sc->variants[sc->nvariants - 1].template;
+}
+
+/* enroll - one contact into one campaign on one trigger, with its steps */
+static int enroll(struct store *s, const struct campaign_conf *cc, const char *contact,
+		  const char *ref, int64_t trigger_at, int64_t event_id, int64_t now,
+		  struct sched_stats *st, struct err *e)
+{
+	int holdout = schedule_in_holdout(cc, contact), created;
+	int64_t eid;
+	const char *variant = NULL;
+	for (size_t i = 0; i < cc->nsteps && !variant; i++)
+		if (cc->steps[i].nvariants)
+			variant = schedule_variant(cc, &cc->steps[i], contact);
+	if (store_enroll(s, cc->name, contact, ref, trigger_at, event_id, holdout, variant, now, &eid,
+			 &created, e) < 0)
+		return -1;
+	if (!created)
+		return 0;
+	st->enrolled++;
+	if (holdout) {
+		st->holdout++;
+		return 0;
+	}
+	for (size_t i = 0; i < cc->nsteps; i++) {
+		const struct step_conf *sc = &cc->steps[i];
+		struct send_new n = {
+			.enrollment_id = eid,
+			.campaign = cc->name,
+			.step = (int)i,
+			.contact = contact,
+			.priority = cc->cls == CLASS_TRANSACTIONAL ? 0 : 1,
+			.due_at = trigger_at + sc->after,
+			.expire_at = sc->expire ? trigger_at + sc->after + sc->expire : TIME_NEVER,
+			.trigger_at = trigger_at,
+			.template = schedule_variant(cc, sc, contact),
+		};
+		int made;
+		if (store_send_schedule(s, &n, now, NULL, &made, e) < 0)
+			return -1;
+		st->scheduled += made;
+	}
+	return 0;
+}
+
+/* where_matches - every key of where equals the event's data value */
+static int where_matches(const json_t *where, const json_t *data)
+{
+	const char *k;
+	json_t *v;
+	if (!where)
+		return 1;
+	json_object_foreach((json_t *)where, k, v) {
+		if (!json_equal(v, json_object_get(data, k)))
+			return 0;
+	}
+	return 1;
+}
+
+static int step_unless_has(const struct step_conf *sc, const char *type)
+{
+	for (size_t i = 0; i < sc->nunless; i++)
+		if (strcmp(sc->unless[i], type) == 0)
+			return 1;
+	return 0;
+}
+
+/* cancel_unless - pending steps that this event cancels */
+static int cancel_unless(struct store *s, const struct config *cfg, const struct event *ev,
+			 int64_t now, struct sched_stats *st, struct err *e)
+{
+	struct send_row *rows;
+	size_t n;
+	if (store_sends_pending_of(s, ev->contact_id, &rows, &n, e) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct campaign_conf *cc = config_campaign(cfg, rows[i].campaign);
+		if (!cc || rows[i].step >= (int)cc->nsteps)
+			continue;
+		if (!step_unless_has(&cc->steps[rows[i].step], ev->type) || ev->at <= rows[i].trigger_at)
+			continue;
+		char at[32], why[160];
+		time_format(ev->at, at, sizeof(at));
+		snprintf(why, sizeof(why), "%s at %s", ev->type, at);
+		struct send_update u = {.state = "cancelled", .reason = why};
+		rc = store_send_update(s, rows[i].id, NULL, &u, now, e) < 0 ? -1 : 0;
+		if (rc == 0)
+			st->cancelled++;
+	}
+	send_rows_free(rows, n);
+	return rc;
+}
+
+static int process_event(struct store *s, const struct config *cfg, int64_t id,
+			 const struct event *ev, int64_t now, struct sched_stats *st, struct err *e)
+{
+	for (size_t i = 0; i < cfg->ncampaigns; i++) {
+		const struct campaign_conf *cc = &cfg->campaigns[i];
+		if (!cc->trigger_event || strcmp(cc->trigger_event, ev->type) != 0)
+			continue;
+		if (!where_matches(cc->trigger_where, ev->data) || ev->at < now - TRIGGER_MAX_AGE)
+			continue;
+		char ref[48];
+		snprintf(ref, sizeof(ref), "event:%lld", (long long)id);
+		if (enroll(s, cc, ev->contact_id, ref, ev->at, id, now, st, e) < 0)
+			return -1;
+	}
+	if (cancel_unless(s, cfg, ev, now, st, e) < 0)
+		return -1;
+	return store_event_done(s, id, e);
+}
+
+int schedule_events(struct store *s, const struct config *cfg, int64_t now, int limit, int *more,
+		    struct sched_stats *st, struct err *e)
+{
+	struct event_row *rows;
+	size_t n;
+	*more = 0;
+	if (store_events_pending(s, limit, &rows, &n, e) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (store_begin(s, e) < 0) {
+			rc = -1;
+			break;
+		}
+		rc = process_event(s, cfg, rows[i].id, &rows[i].ev, now, st, e);
+		if (rc == 0)
+			rc = store_commit(s, e);
+		else
+			store_rollback(s);
+		if (rc == 0)
+			st->events++;
+	}
+	*more = rc == 0 && (int)n == limit;
+	event_rows_free(rows, n);
+	return rc;
+}
+
+/* ---- segment evaluation ---- */
+
+struct env_ud {
+	struct store *s;
+	const struct contact *c;
+	json_t *view; /* fields and attributes */
+	struct err *e;
+};
+
+static json_t *env_attr(void *p, const char *name)
+{
+	struct env_ud *u = p;
+	return json_object_get(u->view, name);
+}
+
+static int env_count(void *p, const char *type, int64_t since, int64_t now, int64_t *n,
+		     int64_t *oldest)
+{
+	struct env_ud *u = p;
+	return store_event_count(u->s, u->c->id, type, since, now, n, oldest, u->e);
+}
+
+static int env_sum(void *p, const char *type, const char *field, int64_t since, int64_t now,
+		   double *total, int64_t *oldest)
+{
+	struct env_ud *u = p;
+	return store_event_sum(u->s, u->c->id, type, field, since, now, total, oldest, u->e);
+}
+
+static int env_last(void *p, const char *type, int64_t now, int64_t *at)
+{
+	struct env_ud *u = p;
+	int rc = store_event_last(u->s, u->c->id, type, now, at, u->e);
+	return rc;
+}
+
+static json_t *contact_view(const struct contact *c)
+{
+	json_t *v = c->attrs ? json_deep_copy(c->attrs) : json_object();
+	static const char *const fields[] = {"id", "name", "email", "phone", "timezone", "locale"};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const char *f = contact_field(c, fields[i]);
+		if (f)
+			json_object_set_new(v, fields[i], json_string(f));
+	}
+	return v;
+}
+
+int segments_eval(struct store *s, const struct config *cfg, const struct contact *c, int64_t now,
+		  int *member, int64_t *next, struct err *e)
+{
+	struct env_ud u = {s, c, contact_view(c), e};
+	struct expr_env env = {&u, env_attr, env_count, env_sum, env_last};
+	int rc = 0;
+	*next = TIME_NEVER;
+	for (size_t i = 0; i < cfg->nsegments && rc == 0; i++) {
+		int64_t nc = TIME_NEVER;
+		member[i] = 0;
+		if (!cfg->segments[i].expr)
+			continue;
+		rc = expr_eval(cfg->segments[i].expr, &env, now, &member[i], &nc, e);
+		if (rc < 0)
+			err_prefix(e, "segment \"%s\" for contact %s", cfg->segments[i].name, c->id);
+		if (nc < *next)
+			*next = nc;
+	}
+	json_decref(u.view);
+	return rc;
+}
+
+static int has(char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/* recurring - enroll in `every` campaigns for this period; next period start */
+static int recurring(struct store *s, const struct campaign_conf *cc, const char *contact,
+		     int64_t now, int64_t *next, struct sched_stats *st, struct err *e)
+{
+	char *key = xasprintf("every\n%s\n%s", cc->name, contact);
+	int64_t offset = (int64_t)(hash_unit(key) * (double)cc->trigger_every);
+	free(key);
+	int64_t k = (now - offset) / cc->trigger_every;
+	if (now - offset < 0)
+		k = -1;
+	int64_t start = offset + k * cc->trigger_every;
+	int64_t period_end = start + cc->trigger_every;
+	if (period_end < *next)
+		*next = period_end;
+	char ref[64];
+	snprintf(ref, sizeof(ref), "every:%lld", (long long)k);
+	/* evaluation runs at each period's start, so the trigger is now */
+	return enroll(s, cc, contact, ref, now, 0, now, st, e);
+}
+
+static int eval_one(struct store *s, const struct config *cfg, const char *id, int64_t now,
+		    struct sched_stats *st, struct err *e)
+{
+	struct contact c;
+	int rc = store_contact_get(s, id, &c, e);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	int *member = xcalloc(cfg->nsegments + 1, sizeof(int));
+	int64_t next;
+	char **cur = NULL;
+	size_t ncur = 0;
+	rc = segments_eval(s, cfg, &c, now, member, &next, e);
+	if (rc == 0)
+		rc = store_segments_of(s, id, &cur, &ncur, e);
+	for (size_t i = 0; rc == 0 && i < cfg->nsegments; i++) {
+		const char *seg = cfg->segments[i].name;
+		int was = has(cur, ncur, seg);
+		if (member[i] == was)
+			continue;
+		rc = store_segment_set(s, id, seg, member[i], now, e);
+		if (rc < 0 || !member[i]) {
+			st->left += !member[i];
+			continue;
+		}
+		st->entered++;
+		for (size_t k = 0; rc == 0 && k < cfg->ncampaigns; k++) {
+			const struct campaign_conf *cc = &cfg->campaigns[k];
+			if (!cc->trigger_segment || cc->trigger_every ||
+			    strcmp(cc->trigger_segment, seg) != 0)
+				continue;
+			char ref[160];
+			snprintf(ref, sizeof(ref), "segment:%s:%lld", seg, (long long)now);
+			rc = enroll(s, cc, id, ref, now, 0, now, st, e);
+		}
+	}
+	/* recurring care cadences for the segments the contact is in now */
+	for (size_t k = 0; rc == 0 && k < cfg->ncampaigns; k++) {
+		const struct campaign_conf *cc = &cfg->campaigns[k];
+		if (!cc->trigger_every || !cc->trigger_segment)
+			continue;
+		for (size_t i = 0; i < cfg->nsegments; i++)
+			if (member[i] && strcmp(cfg->segments[i].name, cc->trigger_segment) == 0)
+				rc = recurring(s, cc, id, now, &next, st, e);
+	}
+	if (rc == 0)
+		rc = store_contact_eval_at(s, id, next, e);
+	st->evaluated++;
+	strv_free(cur, ncur);
+	free(member);
+	contact_release(&c);
+	return rc;
+}
+
+int schedule_segments(struct store *s, const struct config *cfg, int64_t now, int limit, int *more,
+		      struct sched_stats *st, struct err *e)
+{
+	char **ids;
+	size_t n;
+	*more = 0;
+	if (store_contacts_to_eval(s, now, limit, &ids, &n, e) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (store_begin(s, e) < 0) {
+			rc = -1;
+			break;
+		}
+		rc = eval_one(s, cfg, ids[i], now, st, e);
+		if (rc == 0)
+			rc = store_commit(s, e);
+		else
+			store_rollback(s);
+	}
+	*more = rc == 0 && (int)n == limit;
+	strv_free(ids, n);
+	return rc;
+}

@@ -1,0 +1,463 @@
+/* render.c - template lookup, compile cache and rendering of one message.
+ *
+ * email.txt is split at its first blank line into header lines and a body
+ * before rendering; each header value is rendered on its own and any CR or
+ * LF a value brings in becomes a space, so contact data can never inject a
+ * header. Values are escaped per output: none in .txt/.md, HTML in .html.
+ */
+#include "render.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "mustache.h"
+#include "timeutil.h"
+#include "xmalloc.h"
+
+struct tmpl_header {
+	char *name;
+	struct mustache *value;
+};
+
+struct tmpl {
+	char *path;
+	struct mustache *body;
+	struct tmpl_header *headers; /* email.txt only */
+	size_t nheaders;
+	int is_email_txt;
+	char err[512]; /* a compile error, reported on every use */
+};
+
+struct renderer {
+	char *dir;
+	struct tmpl *cache;
+	size_t n, cap;
+};
+
+struct renderer *renderer_create(const char *dir)
+{
+	struct renderer *r = xcalloc(1, sizeof(*r));
+	r->dir = xstrdup(dir);
+	return r;
+}
+
+static void tmpl_release(struct tmpl *t)
+{
+	free(t->path);
+	mustache_free(t->body);
+	for (size_t i = 0; i < t->nheaders; i++) {
+		free(t->headers[i].name);
+		mustache_free(t->headers[i].value);
+	}
+	free(t->headers);
+}
+
+void renderer_free(struct renderer *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		tmpl_release(&r->cache[i]);
+	free(r->cache);
+	free(r->dir);
+	free(r);
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static char *slurp(const char *path, size_t *len, struct err *e)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		err_set(e, "%s: cannot read: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct buf b = BUF_INIT;
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(f);
+	*len = b.len;
+	return buf_detach(&b);
+}
+
+/* locales - "zh-CN" gives "zh-CN" and "zh"; out holds up to 2 */
+static size_t locales(const char *locale, char out[2][32])
+{
+	size_t n = 0;
+	if (!locale || !*locale)
+		return 0;
+	snprintf(out[n++], 32, "%s", locale);
+	size_t k = strcspn(locale, "-_");
+	if (locale[k] && k > 0 && k < 32)
+		snprintf(out[n++], 32, "%.*s", (int)k, locale);
+	return n;
+}
+
+static char *try_path(const struct renderer *r, const char *name, const char *kind,
+		      const char *seg, const char *loc, const char *ext)
+{
+	struct buf b = BUF_INIT;
+	buf_printf(&b, "%s/%s/%s", r->dir, name, kind);
+	if (seg)
+		buf_printf(&b, ".%s", seg);
+	if (loc)
+		buf_printf(&b, ".%s", loc);
+	buf_printf(&b, ".%s", ext);
+	if (exists(b.data))
+		return buf_detach(&b);
+	buf_release(&b);
+	return NULL;
+}
+
+char *render_find(const struct renderer *r, const char *name, enum channel_kind kind,
+		  char *const *segments, size_t nseg, const char *locale, const char *ext,
+		  const char **segment_used)
+{
+	char locs[2][32];
+	size_t nl = locales(locale, locs);
+	const char *k = channel_name(kind);
+	char *p;
+	*segment_used = NULL;
+	for (size_t s = 0; s < nseg; s++) {
+		for (size_t l = 0; l < nl; l++)
+			if ((p = try_path(r, name, k, segments[s], locs[l], ext))) {
+				*segment_used = segments[s];
+				return p;
+			}
+		if ((p = try_path(r, name, k, segments[s], NULL, ext))) {
+			*segment_used = segments[s];
+			return p;
+		}
+	}
+	for (size_t l = 0; l < nl; l++)
+		if ((p = try_path(r, name, k, NULL, locs[l], ext)))
+			return p;
+	return try_path(r, name, k, NULL, NULL, ext);
+}
+
+/* split_headers - header lines of an email.txt source; *body_off where the body starts */
+static int split_headers(struct tmpl *t, const char *src, size_t len, struct err *e)
+{
+	size_t pos = 0;
+	int line = 1;
+	while (pos < len) {
+		const char *nl = memchr(src + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - src) : len;
+		size_t l = end - pos;
+		if (l && src[pos + l - 1] == '\r')
+			l--;
+		if (l == 0) {
+			pos = end + 1;
+			break;
+		}
+		const char *colon = memchr(src + pos, ':', l);
+		size_t nlen = colon ? (size_t)(colon - (src + pos)) : 0;
+		for (size_t i = 0; i < nlen; i++)
+			if (!isalnum((unsigned char)src[pos + i]) && src[pos + i] != '-')
+				nlen = 0;
+		if (!nlen)
+			return err_set(e, "%s:%d: expected a header line (Name: value) or a blank line",
+				       t->path, line);
+		const char *v = colon + 1;
+		while (v < src + pos + l && (*v == ' ' || *v == '\t'))
+			v++;
+		struct mustache *m = mustache_parse(v, (size_t)(src + pos + l - v), t->path, e);
+		if (!m)
+			return err_prefix(e, "%s:%d: header", t->path, line);
+		t->headers = xrealloc(t->headers, (t->nheaders + 1) * sizeof(*t->headers));
+		t->headers[t->nheaders].name = xstrndup(src + pos, nlen);
+		t->headers[t->nheaders++].value = m;
+		pos = nl ? end + 1 : len;
+		line++;
+	}
+	int has_subject = 0;
+	for (size_t i = 0; i < t->nheaders; i++)
+		if (strcasecmp(t->headers[i].name, "Subject") == 0)
+			has_subject = 1;
+	if (!has_subject)
+		return err_set(e, "%s:1: missing Subject: header line", t->path);
+	/* the body keeps its line numbers in errors: compile it with the
+	 * header lines blanked out as comments */
+	struct buf b = BUF_INIT;
+	for (int i = 1; i < line; i++)
+		buf_puts(&b, "{{!}}\n");
+	size_t off = b.len;
+	buf_append(&b, src + pos, len - pos);
+	struct mustache *whole = mustache_parse(b.data, b.len, t->path, e);
+	mustache_free(whole);
+	if (!whole) {
+		buf_release(&b);
+		return -1;
+	}
+	t->body = mustache_parse(b.data + off, b.len - off, t->path, e);
+	buf_release(&b);
+	return t->body ? 0 : -1;
+}
+
+/* load - the compiled template for path, from the cache */
+static struct tmpl *load(struct renderer *r, const char *path, int email_txt)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->cache[i].path, path) == 0)
+			return &r->cache[i];
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->cache = xrealloc(r->cache, r->cap * sizeof(*r->cache));
+	}
+	struct tmpl *t = &r->cache[r->n++];
+	memset(t, 0, sizeof(*t));
+	t->path = xstrdup(path);
+	t->is_email_txt = email_txt;
+	struct err e = {{0}};
+	size_t len;
+	char *src = slurp(path, &len, &e);
+	if (src) {
+		if (email_txt)
+			split_headers(t, src, len, &e);
+		else
+			t->body = mustache_parse(src, len, path, &e);
+	}
+	free(src);
+	if (!t->body && !e.msg[0])
+		err_set(&e, "%s: cannot compile", path);
+	if (!t->body || e.msg[0])
+		snprintf(t->err, sizeof(t->err), "%s", e.msg);
+	return t;
+}
+
+static int render_into(struct mustache *m, json_t *ctx, enum mustache_escape esc, struct buf *out,
+		       struct err *e)
+{
+	struct mustache_opts o = {esc, NULL, NULL};
+	return mustache_render(m, ctx, &o, out, e);
+}
+
+void rendered_release(struct rendered *m)
+{
+	free(m->subject);
+	free(m->text);
+	free(m->html);
+	for (size_t i = 0; i < m->nheaders; i++) {
+		free((char *)m->headers[i].name);
+		free((char *)m->headers[i].value);
+	}
+	free(m->headers);
+	free(m->path);
+	free(m->segment);
+	memset(m, 0, sizeof(*m));
+}
+
+static char *one_line(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	return s;
+}
+
+int render_message(struct renderer *r, const char *name, enum channel_kind kind,
+		   char *const *segments, size_t nseg, const char *locale, json_t *ctx,
+		   struct rendered *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	const char *seg = NULL;
+	char *path = render_find(r, name, kind, segments, nseg, locale,
+				 kind == CHANNEL_CHAT ? "md" : "txt", &seg);
+	if (!path && kind == CHANNEL_CHAT)
+		path = render_find(r, name, kind, segments, nseg, locale, "txt", &seg);
+	if (!path)
+		return err_set(e, "template %s: no file %s/%s/%s.%s", name, r->dir, name,
+			       channel_name(kind), kind == CHANNEL_CHAT ? "md" : "txt");
+	out->path = path;
+	out->segment = xstrdup(seg);
+	struct tmpl *t = load(r, path, kind == CHANNEL_EMAIL);
+	if (t->err[0]) {
+		err_set(e, "%s", t->err);
+		goto fail;
+	}
+	struct buf b = BUF_INIT;
+	if (render_into(t->body, ctx, MUSTACHE_ESC_NONE, &b, e) < 0) {
+		buf_release(&b);
+		goto fail;
+	}
+	out->text = buf_detach(&b);
+	for (size_t i = 0; i < t->nheaders; i++) {
+		if (render_into(t->headers[i].value, ctx, MUSTACHE_ESC_NONE, &b, e) < 0) {
+			buf_release(&b);
+			goto fail;
+		}
+		char *v = one_line(buf_detach(&b));
+		if (strcasecmp(t->headers[i].name, "Subject") == 0) {
+			free(out->subject);
+			out->subject = v;
+			continue;
+		}
+		out->headers = xrealloc(out->headers, (out->nheaders + 1) * sizeof(*out->headers));
+		out->headers[out->nheaders].name = xstrdup(t->headers[i].name);
+		out->headers[out->nheaders++].value = v;
+	}
+	if (kind == CHANNEL_EMAIL) {
+		/* the HTML alternative with the same qualifiers as the text */
+		size_t pl = strlen(path);
+		char *hp = xstrdup(path);
+		memcpy(hp + pl - 3, "htm", 3);
+		char *html = xasprintf("%sl", hp);
+		free(hp);
+		if (exists(html)) {
+			struct tmpl *h = load(r, html, 0);
+			if (h->err[0]) {
+				err_set(e, "%s", h->err);
+				free(html);
+				goto fail;
+			}
+			if (render_into(h->body, ctx, MUSTACHE_ESC_HTML, &b, e) < 0) {
+				buf_release(&b);
+				free(html);
+				goto fail;
+			}
+			out->html = buf_detach(&b);
+		}
+		free(html);
+	}
+	return 0;
+fail:
+	rendered_release(out);
+	return -1;
+}
+
+json_t *render_context(const struct contact *c, const struct event *ev, char *const *segments,
+		       size_t nseg, const char *segment, const char *campaign, int step,
+		       const char *unsubscribe_url, const char *survey_url)
+{
+	json_t *ctx = c->attrs ? json_deep_copy(c->attrs) : json_object();
+	static const char *const fields[] = {"id", "name", "email", "phone", "timezone", "locale"};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const char *f = contact_field(c, fields[i]);
+		if (f)
+			json_object_set_new(ctx, fields[i], json_string(f));
+		else
+			json_object_del(ctx, fields[i]);
+	}
+	if (ev) {
+		json_t *o = ev->data ? json_deep_copy(ev->data) : json_object();
+		char at[32];
+		time_format(ev->at, at, sizeof(at));
+		json_object_set_new(o, "type", json_string(ev->type));
+		json_object_set_new(o, "at", json_string(at));
+		json_object_set_new(ctx, "event", o);
+	}
+	json_t *segs = json_array();
+	for (size_t i = 0; i < nseg; i++)
+		json_array_append_new(segs, json_string(segments[i]));
+	json_object_set_new(ctx, "segments", segs);
+	if (segment)
+		json_object_set_new(ctx, "segment", json_string(segment));
+	if (campaign)
+		json_object_set_new(ctx, "campaign", json_string(campaign));
+	json_object_set_new(ctx, "step", json_integer(step));
+	if (unsubscribe_url)
+		json_object_set_new(ctx, "unsubscribe_url", json_string(unsubscribe_url));
+	if (survey_url)
+		json_object_set_new(ctx, "survey_url", json_string(survey_url));
+	return ctx;
+}
+
+/* ---- check ---- */
+
+struct check_ud {
+	int (*known)(void *ud, const char *var);
+	void *ud;
+	struct diag *d;
+	const char *path;
+	int line_offset;
+};
+
+static void check_var(void *p, const char *name, int line, enum mustache_var_kind kind,
+		      int in_section)
+{
+	struct check_ud *u = p;
+	if (in_section || kind == MUSTACHE_PARTIAL || strcmp(name, ".") == 0)
+		return;
+	char root[128];
+	snprintf(root, sizeof(root), "%.*s", (int)strcspn(name, "."), name);
+	if (!u->known(u->ud, root))
+		diag_error(u->d, u->path, line + u->line_offset,
+			   "unknown variable \"%s\" (no contact field, attribute or provided value)",
+			   name);
+}
+
+static void check_file(struct renderer *r, const char *path, int email_txt,
+		       int (*known)(void *, const char *), void *ud, struct diag *d)
+{
+	struct tmpl *t = load(r, path, email_txt);
+	if (t->err[0]) {
+		/* messages already start with the file name */
+		diag_error(d, NULL, 0, "%s", t->err);
+		return;
+	}
+	struct check_ud u = {known, ud, d, path, 0};
+	for (size_t i = 0; i < t->nheaders; i++) {
+		u.line_offset = (int)i;
+		mustache_foreach_var(t->headers[i].value, check_var, &u);
+	}
+	u.line_offset = t->nheaders ? (int)t->nheaders + 1 : 0;
+	mustache_foreach_var(t->body, check_var, &u);
+}
+
+#include <dirent.h>
+
+void render_check_template(const struct renderer *cr, const char *name, enum channel_kind kind,
+			   int (*known)(void *ud, const char *var), void *ud, struct diag *d,
+			   const char *cfg_file, int cfg_line)
+{
+	struct renderer *r = (struct renderer *)cr;
+	const char *k = channel_name(kind);
+	char *dir = xasprintf("%s/%s", r->dir, name);
+	const char *ext = kind == CHANNEL_CHAT ? "md" : "txt";
+	char *plain = xasprintf("%s/%s.%s", dir, k, ext);
+	char *plain_txt = xasprintf("%s/%s.txt", dir, k);
+	if (!exists(plain) && !exists(plain_txt))
+		diag_error(d, cfg_file, cfg_line, "template \"%s\": missing %s (the %s fallback)", name,
+			   plain, k);
+	DIR *dh = opendir(dir);
+	if (dh) {
+		struct dirent *de;
+		char **names = NULL;
+		size_t n = 0;
+		while ((de = readdir(dh))) {
+			size_t kl = strlen(k);
+			if (strncmp(de->d_name, k, kl) != 0 || (de->d_name[kl] != '.'))
+				continue;
+			names = xrealloc(names, (n + 1) * sizeof(*names));
+			names[n++] = xstrdup(de->d_name);
+		}
+		closedir(dh);
+		for (size_t i = 0; i < n; i++) {
+			const char *dot = strrchr(names[i], '.');
+			int is_html = strcmp(dot, ".html") == 0;
+			if (!is_html && strcmp(dot, ".txt") != 0 && strcmp(dot, ".md") != 0) {
+				free(names[i]);
+				continue;
+			}
+			char *p = xasprintf("%s/%s", dir, names[i]);
+			check_file(r, p, kind == CHANNEL_EMAIL && !is_html, known, ud, d);
+			free(p);
+			free(names[i]);
+		}
+		free(names);
+	}
+	free(plain);
+	free(plain_txt);
+	free(dir);
+}

@@ -1,0 +1,277 @@
+/* transport_outbox.c - the outbox transport: each message becomes a file
+ *
+ * `dir` (default var/outbox) receives <send_id>.eml for email (the
+ * mime_build message) and <send_id>.json for sms and chat. Files are
+ * written atomically: a hidden temporary name in the same directory,
+ * fsync, rename over the final name, fsync the directory. The name is the
+ * send id, so a retry after a crash between write and record replaces the
+ * file and a message is never in the outbox twice.
+ *
+ * Security: names are built from the numeric send id only, the temporary
+ * file is opened with O_NOFOLLOW, and nothing from the message reaches a
+ * path. The files hold personal data; their mode follows the umask.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "mime.h"
+#include "transport.h"
+#include "xmalloc.h"
+
+#define OUTBOX_DEFAULT_DIR "var/outbox"
+
+struct outbox {
+	char *dir;
+};
+
+/* mkdir_p - make dir and its missing parents, like mkdir -p */
+static int mkdir_p(const char *dir)
+{
+	char *p = xstrdup(dir);
+	int rc = 0;
+	for (char *s = p + 1; rc == 0; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, 0777) < 0 && errno != EEXIST)
+			rc = -1;
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	if (rc == 0) {
+		struct stat st;
+		if (stat(dir, &st) < 0)
+			return -1;
+		if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			return -1;
+		}
+	}
+	return rc;
+}
+
+/* conf_err - "FILE:LINE: transport \"NAME\": " in front of the message */
+static int conf_err(const struct config *cfg, const struct transport_conf *conf,
+		    const char *key, const char *msg, struct err *e)
+{
+	const char *name = conf->name ? conf->name : "";
+	if (!cfg || !cfg->path)
+		return err_set(e, "transport \"%s\": %s", name, msg);
+	char *ptr = xasprintf("%s/%s", conf->pointer ? conf->pointer : "", key);
+	int line = config_line(cfg, ptr);
+	free(ptr);
+	if (line > 0)
+		return err_set(e, "%s:%d: transport \"%s\": %s", cfg->path, line, name, msg);
+	return err_set(e, "%s: transport \"%s\": %s", cfg->path, name, msg);
+}
+
+static int outbox_create(const struct config *cfg, const struct transport_conf *conf,
+			 void **state, struct err *e)
+{
+	const char *dir = OUTBOX_DEFAULT_DIR;
+	json_t *v = conf->opts ? json_object_get(conf->opts, "dir") : NULL;
+	if (v && !json_is_null(v)) {
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			return conf_err(cfg, conf, "dir", "dir must be a non-empty string", e);
+		dir = json_string_value(v);
+		if (strlen(dir) != json_string_length(v))
+			return conf_err(cfg, conf, "dir", "dir must not contain NUL", e);
+	}
+	if (mkdir_p(dir) < 0) {
+		char *msg = xasprintf("cannot create directory \"%s\": %s", dir, strerror(errno));
+		conf_err(cfg, conf, "dir", msg, e);
+		free(msg);
+		return -1;
+	}
+	struct outbox *o = xcalloc(1, sizeof(*o));
+	o->dir = xstrdup(dir);
+	*state = o;
+	return 0;
+}
+
+static void outbox_free(void *state)
+{
+	struct outbox *o = state;
+	if (!o)
+		return;
+	free(o->dir);
+	free(o);
+}
+
+static void result(struct delivery *d, enum delivery_status st, const char *code,
+		   const char *reason)
+{
+	d->status = st;
+	snprintf(d->code, sizeof(d->code), "%s", code);
+	snprintf(d->reason, sizeof(d->reason), "%s", reason);
+}
+
+/* json_str - a JSON string for s (null when NULL); -1 when not UTF-8 */
+static int json_str(json_t *obj, const char *key, const char *s)
+{
+	json_t *v = s ? json_string(s) : json_null();
+	if (!v)
+		return -1;
+	json_object_set_new(obj, key, v);
+	return 0;
+}
+
+/* message_json - the sms/chat file body, newline-terminated, raw UTF-8 */
+static int message_json(const struct message *m, struct buf *out, struct err *e)
+{
+	json_t *o = json_object();
+	int bad = 0;
+	json_object_set_new(o, "send_id", json_integer(m->send_id));
+	json_object_set_new(o, "channel", json_string(channel_name(m->channel)));
+	if (json_str(o, "to", m->to) < 0)
+		bad = err_set(e, "\"to\" is not valid UTF-8");
+	else if (m->to_name && json_str(o, "to_name", m->to_name) < 0)
+		bad = err_set(e, "\"to_name\" is not valid UTF-8");
+	else if (json_str(o, "text", m->text ? m->text : "") < 0)
+		bad = err_set(e, "text is not valid UTF-8");
+	else if (json_str(o, "campaign", m->campaign) < 0)
+		bad = err_set(e, "\"campaign\" is not valid UTF-8");
+	json_object_set_new(o, "step", json_integer(m->step));
+	if (!bad) {
+		char *s = json_dumps(o, JSON_INDENT(2));
+		if (!s)
+			log_panic("outbox: json_dumps failed");
+		buf_puts(out, s);
+		buf_putc(out, '\n');
+		free(s);
+	}
+	json_decref(o);
+	return bad;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* write_atomic - path gets exactly data or stays as it was; on failure
+ * the reason holds the failing step and strerror */
+static int write_atomic(const char *dir, const char *name, const struct buf *data,
+			char *reason, size_t rlen)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	char *tmp = xasprintf("%s/.%s.tmp.%ld", dir, name, (long)getpid());
+	const char *step = "open";
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (fd < 0)
+		goto fail;
+	step = "write";
+	if (write_all(fd, buf_cstr(data), data->len) < 0)
+		goto fail_fd;
+	step = "fsync";
+	if (fsync(fd) < 0)
+		goto fail_fd;
+	step = "close";
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail_fd;
+	}
+	fd = -1;
+	step = "rename";
+	if (rename(tmp, path) < 0)
+		goto fail_fd;
+	/* make the rename itself durable; some file systems cannot, and the
+	 * data is already safe, so a failure here is not a deferral */
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	free(path);
+	free(tmp);
+	return 0;
+
+fail_fd: {
+	int saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+}
+fail:
+	snprintf(reason, rlen, "%s %s: %s", step, step[0] == 'r' ? path : tmp, strerror(errno));
+	free(path);
+	free(tmp);
+	return -1;
+}
+
+static int outbox_deliver(void *state, const struct message *m, int64_t now, struct delivery *d)
+{
+	struct outbox *o = state;
+	struct buf data = BUF_INIT;
+	struct err e;
+	const char *ext;
+	int rc;
+
+	err_clear(&e);
+	switch (m->channel) {
+	case CHANNEL_EMAIL:
+		ext = "eml";
+		rc = mime_build(m, now, &data, &e);
+		break;
+	case CHANNEL_SMS:
+	case CHANNEL_CHAT:
+		ext = "json";
+		if (m->channel == CHANNEL_SMS && (!m->to || !*m->to))
+			rc = err_set(&e, "sms message has no recipient");
+		else
+			rc = message_json(m, &data, &e);
+		break;
+	default:
+		ext = NULL;
+		rc = err_set(&e, "unknown channel %d", (int)m->channel);
+		break;
+	}
+	if (rc < 0) {
+		result(d, DELIVERY_FAIL, "invalid", e.msg);
+		buf_release(&data);
+		return 0;
+	}
+
+	char name[64];
+	snprintf(name, sizeof(name), "%lld.%s", (long long)m->send_id, ext);
+	char reason[sizeof(d->reason)];
+	if (write_atomic(o->dir, name, &data, reason, sizeof(reason)) < 0) {
+		result(d, DELIVERY_DEFER, "io", reason);
+	} else {
+		char *where = xasprintf("written to %s/%s", o->dir, name);
+		result(d, DELIVERY_OK, "ok", where);
+		free(where);
+		snprintf(d->provider_id, sizeof(d->provider_id), "%s", name);
+	}
+	buf_release(&data);
+	return 0;
+}
+
+const struct transport_ops transport_outbox = {
+	.kind = "outbox",
+	.create = outbox_create,
+	.deliver = outbox_deliver,
+	.free = outbox_free,
+};
