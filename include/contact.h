@@ -24,6 +24,7 @@ struct contact {
 	int do_not_contact;      /* -1, 0, 1 */
 	int unsub[CHANNEL_NKINDS]; /* marketing unsubscribe per channel: -1, 0, 1 */
 	json_t *attrs;
+	int line; /* its line in an import file, 0 otherwise */
 };
 
 /* An event. ext_id is the input's optional "id" (dedup key), else NULL. */
@@ -33,6 +34,7 @@ struct event {
 	int64_t at;
 	json_t *data; /* owned object, never NULL once parsed */
 	char *ext_id;
+	int line; /* its line in an import file, 0 otherwise */
 };
 
 void contact_release(struct contact *c);

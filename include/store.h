@@ -55,6 +55,14 @@ int store_suppressed(struct store *s, const char *address, char **why, struct er
 int store_suppress(struct store *s, const char *address, const char *channel, const char *reason,
 		   int64_t now, struct err *e);
 
+/* store_attr_keys - the attribute names found on (up to 10,000) contacts;
+ * *ncontacts how many contacts were looked at */
+int store_attr_keys(struct store *s, char ***keys, size_t *n, int64_t *ncontacts, struct err *e);
+/* store_subscriptions_of - fn(channel, class, subscribed) for each row */
+int store_subscriptions_of(struct store *s, const char *contact,
+			   void (*fn)(void *ud, const char *channel, const char *cls, int subscribed),
+			   void *ud, struct err *e);
+
 /* ---- events ---- */
 /* store_event_add - insert unless the same event is there (its "id", or the
  * same contact, type, time and data); *inserted 0 for a duplicate. Fails

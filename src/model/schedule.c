@@ -139,9 +139,33 @@ static int cancel_unless(struct store *s, const struct config *cfg, const struct
 	return rc;
 }
 
+/* consent - `unsubscribed` / `subscribed` events change subscriptions:
+ * data.channel (email, sms, chat; absent: every channel) and data.class
+ * (marketing by default, or transactional, or all) */
+static int consent(struct store *s, const struct event *ev, int64_t now, struct err *e)
+{
+	int sub = strcmp(ev->type, "subscribed") == 0;
+	if (!sub && strcmp(ev->type, "unsubscribed") != 0)
+		return 0;
+	const char *ch = json_string_value(json_object_get(ev->data, "channel"));
+	const char *cls = json_string_value(json_object_get(ev->data, "class"));
+	if (!cls)
+		cls = "marketing";
+	for (int k = 0; k < CHANNEL_NKINDS; k++) {
+		if (ch && strcmp(ch, channel_name(k)) != 0)
+			continue;
+		if (store_subscription_set(s, ev->contact_id, channel_name(k), cls, sub, "event", now,
+					   e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int process_event(struct store *s, const struct config *cfg, int64_t id,
 			 const struct event *ev, int64_t now, struct sched_stats *st, struct err *e)
 {
+	if (consent(s, ev, now, e) < 0)
+		return -1;
 	for (size_t i = 0; i < cfg->ncampaigns; i++) {
 		const struct campaign_conf *cc = &cfg->campaigns[i];
 		if (!cc->trigger_event || strcmp(cc->trigger_event, ev->type) != 0)

@@ -370,6 +370,49 @@ int store_suppress(struct store *s, const char *address, const char *channel, co
 	return run(s, st, e);
 }
 
+int store_attr_keys(struct store *s, char ***keys, size_t *n, int64_t *ncontacts, struct err *e)
+{
+	struct store_stmt *st = prep(s, "SELECT attrs FROM contacts LIMIT 10000", e);
+	if (!st)
+		return -1;
+	json_t *all = json_object();
+	int rc;
+	*ncontacts = 0;
+	while ((rc = step(s, st, e)) == 1) {
+		json_t *a = json_loads(ctxt(s, st, 0), 0, NULL);
+		const char *k;
+		json_t *v;
+		json_object_foreach(a, k, v) json_object_set(all, k, json_true());
+		json_decref(a);
+		(*ncontacts)++;
+	}
+	done(s, st);
+	*keys = xcalloc(json_object_size(all) + 1, sizeof(char *));
+	*n = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(all, k, v) (*keys)[(*n)++] = xstrdup(k);
+	json_decref(all);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_subscriptions_of(struct store *s, const char *contact,
+			   void (*fn)(void *ud, const char *channel, const char *cls, int subscribed),
+			   void *ud, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT channel, class, subscribed FROM subscriptions WHERE contact_id = ? "
+		"ORDER BY channel, class", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	int rc;
+	while ((rc = step(s, st, e)) == 1)
+		fn(ud, ctxt(s, st, 0), ctxt(s, st, 1), (int)cint(s, st, 2));
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
 /* ---- events ---- */
 
 static char *event_dedup(const struct event *ev, const char *data)

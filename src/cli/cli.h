@@ -1,0 +1,41 @@
+/* cli.h - shared by the command files: global options and set-up helpers */
+#ifndef OUTREACH_CLI_H
+#define OUTREACH_CLI_H
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+/* exit codes (INTERFACE.md) */
+#define EXIT_OK 0
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+struct cli {
+	const char *config_path;
+	int argc;
+	char **argv; /* the command's own arguments, argv[0] = command */
+};
+
+/* cli_config - load and validate the config; prints problems and exits 2 on errors */
+struct config *cli_config(const struct cli *c);
+/* cli_store - open the store named by the config and check its schema; exits 1 on failure */
+struct store *cli_store(const struct config *cfg, int need_ready);
+/* cli_time - parse --now style values; exits 2 naming the option */
+int64_t cli_time(const char *opt, const char *v);
+/* cli_opt - `--name VALUE` or `--name=VALUE` at argv[*i]; advances *i */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+int cmd_init(struct cli *c);
+int cmd_check(struct cli *c);
+int cmd_contacts(struct cli *c);
+int cmd_events(struct cli *c);
+int cmd_event(struct cli *c);
+int cmd_run(struct cli *c);
+int cmd_preview(struct cli *c);
+int cmd_report(struct cli *c);
+int cmd_why(struct cli *c);
+int cmd_segments(struct cli *c);
+
+#endif

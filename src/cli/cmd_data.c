@@ -1,0 +1,338 @@
+/* cmd_data.c - init, contacts import|show, events import, event add, segments */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "import.h"
+#include "schedule.h"
+#include "timeutil.h"
+#include "tz.h"
+#include "xmalloc.h"
+
+int cmd_init(struct cli *c)
+{
+	struct config *cfg = cli_config(c);
+	struct store *s = cli_store(cfg, 0);
+	struct err e = {{0}};
+	int from, to, rc = EXIT_OK;
+	if (store_migrate(s, &from, &to, &e) < 0) {
+		fprintf(stderr, "outreach: init: %s\n", e.msg);
+		rc = EXIT_RUNTIME;
+	} else if (from == to) {
+		printf("store %s (%s) is up to date at schema version %d\n", cfg->store,
+		       store_backend(s), to);
+	} else {
+		printf("store %s (%s) migrated from schema version %d to %d\n", cfg->store,
+		       store_backend(s), from, to);
+	}
+	store_close(s);
+	config_free(cfg);
+	return rc;
+}
+
+/* import_args - FILE [--format F] [--skip-bad] */
+static void import_args(struct cli *c, int first, const char **file, const char **format,
+			int *skip_bad, const char *what)
+{
+	*file = NULL;
+	*skip_bad = 0;
+	for (int i = first; i < c->argc; i++) {
+		const char *v;
+		if (strcmp(c->argv[i], "--skip-bad") == 0)
+			*skip_bad = 1;
+		else if (format && cli_opt(c->argc, c->argv, &i, "--format", &v)) {
+			if (strcmp(v, "csv") != 0 && strcmp(v, "jsonl") != 0)
+				cli_usage_error("--format: expected csv or jsonl, not \"%s\"", v);
+			*format = v;
+		} else if (c->argv[i][0] == '-' && c->argv[i][1])
+			cli_usage_error("%s: unknown option \"%s\"", what, c->argv[i]);
+		else if (!*file)
+			*file = c->argv[i];
+		else
+			cli_usage_error("%s: one file at a time", what);
+	}
+	if (!*file)
+		cli_usage_error("usage: outreach %s FILE", what);
+}
+
+static int contacts_import(struct cli *c)
+{
+	const char *file, *format = NULL;
+	int skip_bad;
+	import_args(c, 2, &file, &format, &skip_bad, "contacts import");
+	struct config *cfg = cli_config(c);
+	struct diag d;
+	diag_init(&d);
+	struct contact *cs = NULL;
+	size_t n = 0;
+	int64_t now = time_now();
+	int rc = import_contacts(file, format, skip_bad, &cs, &n, &d);
+	diag_print(&d);
+	if (rc < 0) {
+		fprintf(stderr, "outreach: %s: nothing imported (%d problem%s)\n", file, d.errors,
+			d.errors == 1 ? "" : "s");
+		diag_release(&d);
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
+	struct store *s = cli_store(cfg, 1);
+	struct err e = {{0}};
+	rc = store_begin(s, &e);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if ((rc = store_contact_upsert(s, &cs[i], now, &e)) < 0)
+			err_prefix(&e, "%s:%d", file, cs[i].line);
+	if (rc == 0)
+		rc = store_commit(s, &e);
+	else
+		store_rollback(s);
+	if (rc < 0) {
+		fprintf(stderr, "outreach: %s: nothing imported: %s\n", file, e.msg);
+	} else {
+		printf("imported %zu contact%s from %s", n, n == 1 ? "" : "s", file);
+		if (d.errors)
+			printf(" (skipped %d bad row%s)", d.errors, d.errors == 1 ? "" : "s");
+		printf("\n");
+		store_notify(s);
+	}
+	contacts_free(cs, n);
+	diag_release(&d);
+	store_close(s);
+	config_free(cfg);
+	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+}
+
+static void sub_json(void *ud, const char *channel, const char *cls, int subscribed)
+{
+	json_t *o = json_object_get(ud, channel);
+	if (!o) {
+		o = json_object();
+		json_object_set_new(ud, channel, o);
+	}
+	json_object_set_new(o, cls, json_boolean(subscribed));
+}
+
+static json_t *send_json(const struct send_row *r)
+{
+	char due[32], sent[32];
+	time_format(r->due_at, due, sizeof(due));
+	json_t *o = json_pack("{s:I, s:s, s:i, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:s?}", "id",
+			      (json_int_t)r->id, "campaign", r->campaign, "step", r->step + 1,
+			      "state", r->state, "due_at", due, "template", r->template,
+			      "transport", r->transport, "address", r->address, "attempts",
+			      r->attempts, "reason", r->reason);
+	if (r->sent_at) {
+		time_format(r->sent_at, sent, sizeof(sent));
+		json_object_set_new(o, "sent_at", json_string(sent));
+	}
+	return o;
+}
+
+static int contacts_show(struct cli *c)
+{
+	if (c->argc != 3)
+		cli_usage_error("usage: outreach contacts show ID");
+	const char *id = c->argv[2];
+	struct config *cfg = cli_config(c);
+	struct store *s = cli_store(cfg, 1);
+	struct err e = {{0}};
+	struct contact ct;
+	int rc = store_contact_get(s, id, &ct, &e);
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(stderr, "outreach: %s\n", e.msg);
+		else
+			fprintf(stderr, "outreach: contacts show: no contact \"%s\"\n", id);
+		store_close(s);
+		config_free(cfg);
+		return rc < 0 ? EXIT_RUNTIME : EXIT_USAGE;
+	}
+	json_t *o = json_object();
+	static const char *const fields[] = {"id", "name", "email", "phone", "timezone", "locale"};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (contact_field(&ct, fields[i]))
+			json_object_set_new(o, fields[i], json_string(contact_field(&ct, fields[i])));
+	json_object_set_new(o, "do_not_contact", json_boolean(ct.do_not_contact));
+	json_object_set(o, "attributes", ct.attrs);
+	char **segs;
+	size_t nseg;
+	json_t *sj = json_array(), *subs = json_object(), *sends = json_array(),
+	       *events = json_array();
+	rc = store_segments_of(s, id, &segs, &nseg, &e);
+	for (size_t i = 0; rc == 0 && i < nseg; i++)
+		json_array_append_new(sj, json_string(segs[i]));
+	if (rc == 0)
+		strv_free(segs, nseg);
+	json_object_set_new(o, "segments", sj);
+	if (rc == 0)
+		rc = store_subscriptions_of(s, id, sub_json, subs, &e);
+	json_object_set_new(o, "subscriptions", subs);
+	struct send_row *rows;
+	size_t n;
+	if (rc == 0 && (rc = store_sends_of(s, id, 20, &rows, &n, &e)) == 0) {
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(sends, send_json(&rows[i]));
+		send_rows_free(rows, n);
+	}
+	json_object_set_new(o, "sends", sends);
+	struct event_row *evs;
+	if (rc == 0 && (rc = store_events_of(s, id, 20, &evs, &n, &e)) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			char at[32];
+			time_format(evs[i].ev.at, at, sizeof(at));
+			json_array_append_new(events,
+					      json_pack("{s:I, s:s, s:s, s:O}", "id",
+							(json_int_t)evs[i].id, "type", evs[i].ev.type,
+							"at", at, "data", evs[i].ev.data));
+		}
+		event_rows_free(evs, n);
+	}
+	json_object_set_new(o, "events", events);
+	if (rc == 0) {
+		char *out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("%s\n", out);
+		free(out);
+	} else {
+		fprintf(stderr, "outreach: %s\n", e.msg);
+	}
+	json_decref(o);
+	contact_release(&ct);
+	store_close(s);
+	config_free(cfg);
+	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+}
+
+int cmd_contacts(struct cli *c)
+{
+	if (c->argc >= 2 && strcmp(c->argv[1], "import") == 0)
+		return contacts_import(c);
+	if (c->argc >= 2 && strcmp(c->argv[1], "show") == 0)
+		return contacts_show(c);
+	cli_usage_error("usage: outreach contacts import FILE | contacts show ID");
+}
+
+/* add_events - insert parsed events in one transaction; all or nothing */
+static int add_events(struct store *s, const char *file, struct event *ev, size_t n, int64_t now,
+		      size_t *added)
+{
+	struct err e = {{0}};
+	int rc = store_begin(s, &e);
+	*added = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		int inserted;
+		rc = store_event_add(s, &ev[i], now, NULL, &inserted, &e);
+		if (rc < 0 && ev[i].line)
+			err_prefix(&e, "%s:%d", file, ev[i].line);
+		else if (rc < 0)
+			err_prefix(&e, "%s", file);
+		*added += (size_t)inserted;
+	}
+	if (rc == 0)
+		rc = store_commit(s, &e);
+	else
+		store_rollback(s);
+	if (rc < 0)
+		fprintf(stderr, "outreach: %s\n", e.msg);
+	else
+		store_notify(s);
+	return rc;
+}
+
+int cmd_events(struct cli *c)
+{
+	if (c->argc < 2 || strcmp(c->argv[1], "import") != 0)
+		cli_usage_error("usage: outreach events import FILE [--skip-bad]");
+	const char *file;
+	int skip_bad;
+	import_args(c, 2, &file, NULL, &skip_bad, "events import");
+	struct config *cfg = cli_config(c);
+	struct diag d;
+	diag_init(&d);
+	struct event *ev = NULL;
+	size_t n = 0, added;
+	int64_t now = time_now();
+	int rc = import_events(file, skip_bad, now, &ev, &n, &d);
+	diag_print(&d);
+	if (rc < 0) {
+		fprintf(stderr, "outreach: %s: nothing imported (%d problem%s)\n", file, d.errors,
+			d.errors == 1 ? "" : "s");
+		diag_release(&d);
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
+	struct store *s = cli_store(cfg, 1);
+	rc = add_events(s, file, ev, n, now, &added);
+	if (rc == 0)
+		printf("imported %zu event%s from %s (%zu already there)\n", added,
+		       added == 1 ? "" : "s", file, n - added);
+	else
+		fprintf(stderr, "outreach: %s: nothing imported\n", file);
+	events_free(ev, n);
+	diag_release(&d);
+	store_close(s);
+	config_free(cfg);
+	return rc < 0 ? EXIT_USAGE : EXIT_OK;
+}
+
+int cmd_event(struct cli *c)
+{
+	if (c->argc < 2 || strcmp(c->argv[1], "add") != 0)
+		cli_usage_error("usage: outreach event add --contact ID --type T [--at TIME] [--data JSON]");
+	const char *contact = NULL, *type = NULL, *at = NULL, *data = NULL;
+	for (int i = 2; i < c->argc; i++) {
+		if (cli_opt(c->argc, c->argv, &i, "--contact", &contact) ||
+		    cli_opt(c->argc, c->argv, &i, "--type", &type) ||
+		    cli_opt(c->argc, c->argv, &i, "--at", &at) ||
+		    cli_opt(c->argc, c->argv, &i, "--data", &data))
+			continue;
+		cli_usage_error("event add: unknown argument \"%s\"", c->argv[i]);
+	}
+	if (!contact || !type)
+		cli_usage_error("event add: --contact and --type are required");
+	struct event ev = {0};
+	ev.contact_id = xstrdup(contact);
+	ev.type = xstrdup(type);
+	ev.at = at ? cli_time("--at", at) : time_now();
+	if (data) {
+		json_error_t je;
+		ev.data = json_loads(data, 0, &je);
+		if (!json_is_object(ev.data))
+			cli_usage_error("event add: --data: expected a JSON object (%s)",
+					ev.data ? "not an object" : je.text);
+	} else {
+		ev.data = json_object();
+	}
+	for (const char *p = type; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("_.-", *p)))
+			cli_usage_error("event add: --type: invalid event type \"%s\"", type);
+	struct config *cfg = cli_config(c);
+	struct store *s = cli_store(cfg, 1);
+	size_t added;
+	int rc = add_events(s, "event add", &ev, 1, time_now(), &added);
+	if (rc == 0)
+		printf("%s\n", added ? "event recorded" : "event already recorded");
+	event_release(&ev);
+	store_close(s);
+	config_free(cfg);
+	return rc < 0 ? EXIT_USAGE : EXIT_OK;
+}
+
+static void print_size(void *ud, const char *seg, int64_t n)
+{
+	(void)ud;
+	printf("%-20s %lld\n", seg, (long long)n);
+}
+
+int cmd_segments(struct cli *c)
+{
+	struct config *cfg = cli_config(c);
+	struct store *s = cli_store(cfg, 1);
+	struct err e = {{0}};
+	printf("%-20s %s\n", "segment", "contacts");
+	int rc = store_segment_sizes(s, print_size, NULL, &e);
+	if (rc < 0)
+		fprintf(stderr, "outreach: %s\n", e.msg);
+	store_close(s);
+	config_free(cfg);
+	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+}
