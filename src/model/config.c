@@ -55,7 +55,10 @@ struct loader {
 	json_t *tnames; /* every transport name declared, usable or not */
 	json_t *snames; /* every segment name declared */
 	size_t nodes;
-	int too_big; /* the budget message was given */
+	int too_big;	/* the budget message was given */
+	int alias_line; /* where the outermost alias being expanded is used */
+	struct fy_node *open[MAX_DEPTH + 8]; /* collections being converted */
+	int nopen;
 	char q[QSLOTS][QLEN];
 	int qnext;
 };
@@ -380,7 +383,7 @@ static int budget(struct loader *ld, int line, int depth)
 	if (++ld->nodes <= MAX_NODES && depth <= MAX_DEPTH)
 		return 0;
 	if (!ld->too_big)
-		problem(ld, 0, line, NULL, "%s",
+		problem(ld, 0, ld->alias_line ? ld->alias_line : line, NULL, "%s",
 			depth > MAX_DEPTH ? "nesting too deep (recursive alias?)"
 					  : "too many nodes after expanding aliases");
 	ld->too_big = 1;
@@ -388,6 +391,22 @@ static int budget(struct loader *ld, int line, int depth)
 }
 
 static json_t *to_json(struct loader *ld, struct fy_node *fyn, struct buf *p, int line, int depth);
+
+/* is_open - fyn is being converted further up: an alias to it recurses */
+static int is_open(struct loader *ld, struct fy_node *fyn)
+{
+	for (int i = 0; i < ld->nopen; i++)
+		if (ld->open[i] == fyn)
+			return 1;
+	return 0;
+}
+
+static void push_open(struct loader *ld, struct fy_node *fyn)
+{
+	if (ld->nopen >= (int)(sizeof(ld->open) / sizeof(ld->open[0])))
+		log_panic("config: conversion stack overflow");
+	ld->open[ld->nopen++] = fyn;
+}
 
 static int is_merge_key(struct fy_node *k)
 {
@@ -440,6 +459,11 @@ static void map_into(struct loader *ld, json_t *o, struct fy_node *map, struct b
 	struct fy_node_pair *pr;
 	if (budget(ld, line, depth))
 		return;
+	if (is_open(ld, map)) {
+		problem(ld, 0, line, NULL, "recursive alias");
+		return;
+	}
+	push_open(ld, map);
 	while ((pr = fy_node_mapping_iterate(map, &it))) {
 		struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
 		if (is_merge_key(k))
@@ -466,8 +490,11 @@ static void map_into(struct loader *ld, json_t *o, struct fy_node *map, struct b
 			continue; /* a merged key that an explicit one overrides */
 		size_t mark = p->len;
 		ptr_push(p, key, klen);
+		/* a collection or block scalar is where its key is; another
+		 * scalar is where it is, maybe on the next line */
 		int vl = kl;
-		if (v && fy_node_is_scalar(v) && !fy_node_is_alias(v))
+		if (v && fy_node_is_scalar(v) && !fy_node_is_alias(v) &&
+		    fy_node_get_style(v) != FYNS_LITERAL && fy_node_get_style(v) != FYNS_FOLDED)
 			vl = node_line(v, kl, 0);
 		json_object_setn_new(o, key, klen, to_json(ld, v, p, vl, depth + 1));
 		ptr_pop(p, mark);
@@ -477,6 +504,7 @@ static void map_into(struct loader *ld, json_t *o, struct fy_node *map, struct b
 		if (is_merge_key(fy_node_pair_key(pr)))
 			merge(ld, o, fy_node_pair_value(pr), p,
 			      node_line(fy_node_pair_key(pr), line, 0), depth + 1);
+	ld->nopen--;
 }
 
 /* to_json - fyn (NULL: an empty value) at pointer p, first seen at line */
@@ -493,7 +521,16 @@ static json_t *to_json(struct loader *ld, struct fy_node *fyn, struct buf *p, in
 			problem(ld, 0, line, NULL, "alias to an unknown anchor");
 			return json_null();
 		}
-		return to_json(ld, target, p, line, depth + 1);
+		if (is_open(ld, target)) {
+			problem(ld, 0, line, NULL, "recursive alias");
+			return json_null();
+		}
+		int outer = ld->alias_line;
+		if (!outer)
+			ld->alias_line = line;
+		json_t *v = to_json(ld, target, p, line, depth + 1);
+		ld->alias_line = outer;
+		return v;
 	}
 	switch (fy_node_get_type(fyn)) {
 	case FYNT_SCALAR:
@@ -503,6 +540,7 @@ static json_t *to_json(struct loader *ld, struct fy_node *fyn, struct buf *p, in
 		void *it = NULL;
 		struct fy_node *item;
 		size_t i = 0;
+		push_open(ld, fyn);
 		while ((item = fy_node_sequence_iterate(fyn, &it))) {
 			size_t mark = p->len;
 			ptr_index(p, i++);
@@ -510,6 +548,7 @@ static json_t *to_json(struct loader *ld, struct fy_node *fyn, struct buf *p, in
 							 depth + 1));
 			ptr_pop(p, mark);
 		}
+		ld->nopen--;
 		return a;
 	}
 	case FYNT_MAPPING: {
@@ -1166,9 +1205,7 @@ static void load_root(struct loader *ld)
 	json_t *root = c->doc;
 	struct buf p = BUF_INIT;
 	buf_append(&p, "", 0);
-	if (!json_is_object(root)) {
-		problem(ld, 0, config_line(c, ""), NULL, "the top level must be a mapping");
-	} else {
+	if (json_is_object(root)) {
 		check_keys(ld, root, &p, top_keys);
 		top_string(ld, root, &p, "store", &c->store);
 		top_string(ld, root, &p, "templates", &c->templates);
@@ -1244,9 +1281,20 @@ struct config *config_load_mem(const char *name, const char *data, size_t len, s
 	memset(&pc, 0, sizeof(pc));
 	pc.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE;
 	pc.diag = fd;
-	struct fy_document *fyd = fy_document_build_from_string(&pc, len ? data : "", len);
-	if (!fyd) {
+	struct fy_parser *fyp = fy_parser_create(&pc);
+	if (!fyp || fy_parser_set_string(fyp, len ? data : "", len))
+		log_panic("config: libfyaml: cannot create a parser");
+	/* an empty stream is an empty config; a second document is an error */
+	struct fy_document *fyd = fy_parse_load_document(fyp), *more = NULL;
+	if (fyd && !fy_parser_get_stream_error(fyp))
+		more = fy_parse_load_document(fyp);
+	if (fy_parser_get_stream_error(fyp)) {
 		yaml_errors(fd, name, d);
+		if (fyd)
+			fy_parse_document_destroy(fyp, fyd);
+		if (more)
+			fy_parse_document_destroy(fyp, more);
+		fy_parser_destroy(fyp);
 		fy_diag_destroy(fd);
 		return NULL;
 	}
@@ -1265,14 +1313,27 @@ struct config *config_load_mem(const char *name, const char *data, size_t len, s
 
 	struct buf p = BUF_INIT;
 	buf_append(&p, "", 0);
-	struct fy_node *root = fy_document_root(fyd);
+	struct fy_node *root = fyd ? fy_document_root(fyd) : NULL;
 	c->doc = to_json(&ld, root, &p, node_line(root, 1, 0), 0);
 	if (json_is_null(c->doc)) {
 		json_decref(c->doc); /* an empty file: every default */
 		c->doc = json_object();
+	} else if (!json_is_object(c->doc)) {
+		problem(&ld, 0, config_line(c, ""), NULL, "the top level must be a mapping");
+		json_decref(c->doc);
+		c->doc = json_object();
+	}
+	if (more) {
+		const struct fy_mark *m =
+			fy_document_state_start_mark(fy_document_get_document_state(more));
+		problem(&ld, 0, m ? m->line + 1 : node_line(fy_document_root(more), 0, 0), NULL,
+			"a second YAML document (only one is allowed)");
+		fy_parse_document_destroy(fyp, more);
 	}
 	buf_release(&p);
-	fy_document_destroy(fyd);
+	if (fyd)
+		fy_parse_document_destroy(fyp, fyd);
+	fy_parser_destroy(fyp);
 	fy_diag_destroy(fd);
 
 	load_root(&ld);

@@ -38,7 +38,7 @@
 #define ID_MAX 255
 #define TYPE_MAX 64
 #define NAME_MAX_LEN 64 /* attribute names */
-#define SHOW_MAX 64     /* bytes of a value quoted in a message */
+#define SHOW_MAX 64	/* bytes of a value quoted in a message */
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -463,7 +463,8 @@ static void importer_release(struct importer *im)
 	idset_free(&im->ids);
 }
 
-static void row_error(struct importer *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void row_error(struct importer *im, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void row_error(struct importer *im, const char *fmt, ...)
 {
@@ -526,20 +527,20 @@ enum field {
 	F_UNSUB_CHAT,
 	F_NFIELDS,
 	F_ATTR = F_NFIELDS, /* any other column: an attribute */
-	F_SKIP,             /* a bad column, already reported */
+	F_SKIP,		    /* a bad column, already reported */
 };
 
 static const char *const field_names[F_NFIELDS] = {
-	"id",
-	"name",
-	"email",
-	"phone",
-	"timezone",
-	"locale",
-	"do_not_contact",
-	"unsubscribed_email",
-	"unsubscribed_sms",
-	"unsubscribed_chat",
+    "id",
+    "name",
+    "email",
+    "phone",
+    "timezone",
+    "locale",
+    "do_not_contact",
+    "unsubscribed_email",
+    "unsubscribed_sms",
+    "unsubscribed_chat",
 };
 
 static int field_is_bool(enum field f)
@@ -550,11 +551,16 @@ static int field_is_bool(enum field f)
 static int *bool_slot(struct contact *c, enum field f)
 {
 	switch (f) {
-	case F_DNC: return &c->do_not_contact;
-	case F_UNSUB_EMAIL: return &c->unsub[CHANNEL_EMAIL];
-	case F_UNSUB_SMS: return &c->unsub[CHANNEL_SMS];
-	case F_UNSUB_CHAT: return &c->unsub[CHANNEL_CHAT];
-	default: log_panic("bool_slot: field %d", (int)f);
+	case F_DNC:
+		return &c->do_not_contact;
+	case F_UNSUB_EMAIL:
+		return &c->unsub[CHANNEL_EMAIL];
+	case F_UNSUB_SMS:
+		return &c->unsub[CHANNEL_SMS];
+	case F_UNSUB_CHAT:
+		return &c->unsub[CHANNEL_CHAT];
+	default:
+		log_panic("bool_slot: field %d", (int)f);
 	}
 }
 
@@ -657,6 +663,7 @@ static void contact_end(struct importer *im, struct contact *c)
 	struct shown sh;
 	int first;
 
+	c->line = im->line;
 	if (!c->id)
 		row_error(im, "missing id");
 	else if ((first = idset_add(&im->ids, c->id, im->line)) != 0)
@@ -670,10 +677,10 @@ struct csv {
 	FILE *fp;
 	char *line;
 	size_t linecap;
-	int lineno;        /* physical lines read */
-	int start;         /* the line the current record starts on */
-	struct buf data;   /* the record's fields, each NUL-terminated */
-	size_t *off;       /* where each field starts in data */
+	int lineno;	 /* physical lines read */
+	int start;	 /* the line the current record starts on */
+	struct buf data; /* the record's fields, each NUL-terminated */
+	size_t *off;	 /* where each field starts in data */
 	size_t nfields, offcap;
 	size_t fstart;
 	const char *problem; /* a malformed record: why, else NULL */
@@ -1011,7 +1018,8 @@ static void jsonl_contact(struct importer *im, json_t *obj)
 	json_t *v;
 
 	contact_begin(&c);
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		int f, bad;
 		for (f = 0; f < F_NFIELDS; f++)
 			if (strcmp(key, field_names[f]) == 0)
@@ -1024,8 +1032,7 @@ static void jsonl_contact(struct importer *im, json_t *obj)
 					  show(&sh, key));
 				continue;
 			}
-			if (json_is_null(v) ||
-			    (json_is_string(v) && json_string_length(v) == 0))
+			if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
 				continue;
 			json_object_set(c.attrs, key, v);
 			continue;
@@ -1169,10 +1176,13 @@ static char *event_text_id(struct importer *im, json_t *obj, const char *key)
 	if (!v)
 		return NULL;
 	s = json_text(v, &bad);
-	if (bad || (s && (strlen(s) > ID_MAX || has_ctl(s)))) {
+	if (bad) {
 		row_error(im, "invalid %s %s (a string or an integer)", key, show_json(&sh, v));
+	} else if (s && (strlen(s) > ID_MAX || has_ctl(s))) {
+		row_error(im, "invalid %s %s (at most %d bytes, no control characters)", key,
+			  show_json(&sh, v), ID_MAX);
 		free(s);
-		return NULL;
+		s = NULL;
 	}
 	return s;
 }
@@ -1186,7 +1196,9 @@ static void jsonl_event(struct importer *im, json_t *obj, int64_t now)
 	json_t *v;
 
 	memset(&ev, 0, sizeof(ev));
-	json_object_foreach(obj, key, v) {
+	ev.line = im->line;
+	json_object_foreach(obj, key, v)
+	{
 		size_t k;
 		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 			if (strcmp(key, keys[k]) == 0)
@@ -1204,8 +1216,7 @@ static void jsonl_event(struct importer *im, json_t *obj, int64_t now)
 	if (!v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
 		row_error(im, "missing type");
 	else if (!json_is_string(v) || !valid_type(json_string_value(v)))
-		row_error(im, "invalid type %s (a-z first, then a-z 0-9 _ . -)",
-			  show_json(&sh, v));
+		row_error(im, "invalid type %s (a-z first, then a-z 0-9 _ . -)", show_json(&sh, v));
 	else
 		ev.type = xstrdup(json_string_value(v));
 

@@ -23,11 +23,11 @@
 
 #include "xmalloc.h"
 
-#define HDR_COLS 75     /* fold header lines at this width, CRLF excluded */
-#define WORD_MAX 75     /* RFC 2047: one encoded-word */
-#define WORD_RUN_MAX 900 /* an ASCII word this long is encoded so lines stay under 998 */
+#define HDR_COLS 75	  /* fold header lines at this width, CRLF excluded */
+#define WORD_MAX 75	  /* RFC 2047: one encoded-word */
+#define WORD_RUN_MAX 900  /* an ASCII word this long is encoded so lines stay under 998 */
 #define BODY_LINE_MAX 998 /* RFC 5322 hard limit, CRLF excluded */
-#define QP_COLS 76      /* RFC 2045, the soft-break "=" included */
+#define QP_COLS 76	  /* RFC 2045, the soft-break "=" included */
 
 struct mailbox {
 	char *name; /* display name, unquoted; "" when none */
@@ -70,7 +70,7 @@ static size_t utf8_seqlen(const unsigned char *p, size_t n)
 static void b64_append(struct buf *out, const unsigned char *p, size_t n)
 {
 	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	char q[4];
 	for (size_t i = 0; i < n; i += 3) {
 		unsigned v = (unsigned)p[i] << 16;
@@ -198,8 +198,8 @@ static int is_atext(int c)
 static void put_phrase(struct buf *out, size_t *col, const char *name)
 {
 	size_t len = strlen(name);
-	int atoms = len > 0 && !is_wsp(name[0]) && !is_wsp(name[len - 1]) &&
-		    strstr(name, "=?") == NULL;
+	int atoms =
+	    len > 0 && !is_wsp(name[0]) && !is_wsp(name[len - 1]) && strstr(name, "=?") == NULL;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 		if (c >= 0x7f || c < 0x20) {
@@ -274,6 +274,11 @@ static int mailbox_parse(const char *s, struct mailbox *mb)
 			mb->name = buf_detach(&nb);
 		} else {
 			mb->name = xstrndup(b, (size_t)(ne - b));
+			/* an unquoted name with these is not one mailbox */
+			if (strpbrk(mb->name, "<>,;:@\"\\")) {
+				mailbox_release(mb);
+				return -1;
+			}
 		}
 	} else {
 		mb->name = xstrdup("");
@@ -307,8 +312,16 @@ static void put_mailbox(struct buf *out, const char *hname, const char *name, co
 
 /* Headers mime_build writes itself; a template may not add them again. */
 static const char *const own_headers[] = {
-	"Date", "From", "To", "Subject", "Message-ID", "MIME-Version",
-	"Content-Type", "Content-Transfer-Encoding", "List-Unsubscribe", "List-Unsubscribe-Post",
+    "Date",
+    "From",
+    "To",
+    "Subject",
+    "Message-ID",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
 };
 
 /* Extra headers that hold addresses: a non-ASCII one is one mailbox whose
@@ -338,7 +351,8 @@ static int url_ok(const char *s)
 	if (strlen(s) > WORD_RUN_MAX)
 		return 0;
 	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '<' || *s == '>')
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '<' ||
+		    *s == '>')
 			return 0;
 	return 1;
 }
@@ -368,8 +382,9 @@ static int check_values(const struct message *m, struct err *e)
 		if (has_crlf(h->value))
 			return err_set(e, crlf, h->name);
 		if (name_in(h->name, own_headers, sizeof(own_headers) / sizeof(*own_headers)))
-			return err_set(e, "header \"%s\" is set by the message, not as an extra header",
-				       h->name);
+			return err_set(
+			    e, "header \"%s\" is set by the message, not as an extra header",
+			    h->name);
 	}
 	if (!addr_ok(m->to))
 		return err_set(e, "header \"To\": not a plain email address");
@@ -383,7 +398,8 @@ static int check_values(const struct message *m, struct err *e)
 		if (bad)
 			return err_set(e, "header \"Message-ID\": not a message id");
 	}
-	if (m->marketing && m->unsubscribe_url && *m->unsubscribe_url && !url_ok(m->unsubscribe_url))
+	if (m->marketing && m->unsubscribe_url && *m->unsubscribe_url &&
+	    !url_ok(m->unsubscribe_url))
 		return err_set(e, "header \"List-Unsubscribe\": URL must be printable ASCII "
 				  "without spaces or angle brackets, at most 900 octets");
 	return 0;
@@ -461,6 +477,18 @@ void mime_qp(const char *s, size_t len, struct buf *out)
 			   (s[i + 1] == '\r' && i + 2 < len && s[i + 2] == '\n');
 		int lit = (c >= 33 && c <= 126 && c != '=') || (is_wsp(c) && !last);
 		size_t w = lit ? 1 : 3;
+		/* keep a UTF-8 sequence on one line, for readers that decode
+		 * line by line */
+		size_t k = c >= 0xc0 ? utf8_seqlen((const unsigned char *)s + i, len - i) : 1;
+		if (k > 1) {
+			size_t j = i + k - 1;
+			int seq_last = j + 1 == len || s[j + 1] == '\n' ||
+				       (s[j + 1] == '\r' && j + 2 < len && s[j + 2] == '\n');
+			if (col + 3 * k > (seq_last ? QP_COLS : QP_COLS - 1)) {
+				buf_puts(out, "=\r\n");
+				col = 0;
+			}
+		}
 		/* a line may reach 76 only when no soft break "=" follows it */
 		if (col + w > (last ? QP_COLS : QP_COLS - 1)) {
 			buf_puts(out, "=\r\n");
@@ -486,8 +514,7 @@ static void put_part(struct buf *hdr, struct buf *body, const char *type, const 
 	size_t len = s ? strlen(s) : 0;
 	int seven = body_7bit(s ? s : "", len);
 	buf_printf(hdr, "Content-Type: %s; charset=UTF-8\r\n", type);
-	buf_printf(hdr, "Content-Transfer-Encoding: %s\r\n",
-		   seven ? "7bit" : "quoted-printable");
+	buf_printf(hdr, "Content-Transfer-Encoding: %s\r\n", seven ? "7bit" : "quoted-printable");
 	if (seven)
 		put_7bit(body, s, len);
 	else
@@ -559,7 +586,8 @@ static void put_body(struct buf *out, const struct message *m)
 static int put_extra(struct buf *out, const struct header *h, struct err *e)
 {
 	const char *v = h->value ? h->value : "";
-	if (!name_in(h->name, address_headers, sizeof(address_headers) / sizeof(*address_headers))) {
+	if (!name_in(h->name, address_headers,
+		     sizeof(address_headers) / sizeof(*address_headers))) {
 		mime_encode_header(h->name, v, out);
 		return 0;
 	}

@@ -213,7 +213,7 @@ static int parse_tag(struct parser *p, size_t at, size_t *pos)
 		trim(&b, &n);
 	}
 
-	size_t ls, next;
+	size_t ls = 0, next = 0;
 	int alone =
 	    type != '\0' && strchr("#^/!>=", type) && standalone(p, at, end, *pos, &ls, &next);
 	text_add(p, *pos, alone ? ls : at);

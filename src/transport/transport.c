@@ -14,7 +14,7 @@
 #include "xmalloc.h"
 
 static const struct transport_ops *const kinds[] = {
-	&transport_outbox,
+    &transport_outbox,
 };
 
 struct transport {
@@ -58,8 +58,7 @@ struct transport *transport_create(const struct config *cfg, const struct transp
 	return t;
 }
 
-int transport_deliver(struct transport *t, const struct message *m, int64_t now,
-		      struct delivery *d)
+int transport_deliver(struct transport *t, const struct message *m, int64_t now, struct delivery *d)
 {
 	assert(t && t->ops && m && d);
 	memset(d, 0, sizeof(*d));

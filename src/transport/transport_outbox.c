@@ -36,19 +36,22 @@ struct outbox {
 static int mkdir_p(const char *dir)
 {
 	char *p = xstrdup(dir);
-	int rc = 0;
+	int rc = 0, saved = 0;
 	for (char *s = p + 1; rc == 0; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;
 		char c = *s;
 		*s = '\0';
-		if (mkdir(p, 0777) < 0 && errno != EEXIST)
+		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+			saved = errno;
 			rc = -1;
+		}
 		*s = c;
 		if (c == '\0')
 			break;
 	}
 	free(p);
+	errno = saved;
 	if (rc == 0) {
 		struct stat st;
 		if (stat(dir, &st) < 0)
@@ -62,8 +65,8 @@ static int mkdir_p(const char *dir)
 }
 
 /* conf_err - "FILE:LINE: transport \"NAME\": " in front of the message */
-static int conf_err(const struct config *cfg, const struct transport_conf *conf,
-		    const char *key, const char *msg, struct err *e)
+static int conf_err(const struct config *cfg, const struct transport_conf *conf, const char *key,
+		    const char *msg, struct err *e)
 {
 	const char *name = conf->name ? conf->name : "";
 	if (!cfg || !cfg->path)
@@ -76,8 +79,8 @@ static int conf_err(const struct config *cfg, const struct transport_conf *conf,
 	return err_set(e, "%s: transport \"%s\": %s", cfg->path, name, msg);
 }
 
-static int outbox_create(const struct config *cfg, const struct transport_conf *conf,
-			 void **state, struct err *e)
+static int outbox_create(const struct config *cfg, const struct transport_conf *conf, void **state,
+			 struct err *e)
 {
 	const char *dir = OUTBOX_DEFAULT_DIR;
 	json_t *v = conf->opts ? json_object_get(conf->opts, "dir") : NULL;
@@ -109,12 +112,20 @@ static void outbox_free(void *state)
 	free(o);
 }
 
+/* copy - src into dst of size n, cut short when it does not fit */
+static void copy(char *dst, size_t n, const char *src)
+{
+	size_t len = strnlen(src, n - 1);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 static void result(struct delivery *d, enum delivery_status st, const char *code,
 		   const char *reason)
 {
 	d->status = st;
-	snprintf(d->code, sizeof(d->code), "%s", code);
-	snprintf(d->reason, sizeof(d->reason), "%s", reason);
+	copy(d->code, sizeof(d->code), code);
+	copy(d->reason, sizeof(d->reason), reason);
 }
 
 /* json_str - a JSON string for s (null when NULL); -1 when not UTF-8 */
@@ -172,53 +183,51 @@ static int write_all(int fd, const char *p, size_t n)
 
 /* write_atomic - path gets exactly data or stays as it was; on failure
  * the reason holds the failing step and strerror */
-static int write_atomic(const char *dir, const char *name, const struct buf *data,
-			char *reason, size_t rlen)
+static int write_atomic(const char *dir, const char *name, const struct buf *data, char *reason,
+			size_t rlen)
 {
 	char *path = xasprintf("%s/%s", dir, name);
 	char *tmp = xasprintf("%s/.%s.tmp.%ld", dir, name, (long)getpid());
 	const char *step = "open";
+	int rc = -1, saved = 0;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
-	if (fd < 0)
-		goto fail;
-	step = "write";
-	if (write_all(fd, buf_cstr(data), data->len) < 0)
-		goto fail_fd;
-	step = "fsync";
-	if (fsync(fd) < 0)
-		goto fail_fd;
-	step = "close";
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail_fd;
+	if (fd >= 0) {
+		if (write_all(fd, buf_cstr(data), data->len) < 0)
+			step = "write";
+		else if (fsync(fd) < 0)
+			step = "fsync";
+		else
+			rc = 0;
+		saved = errno;
+		if (close(fd) < 0 && rc == 0) {
+			step = "close";
+			saved = errno;
+			rc = -1;
+		}
+		if (rc == 0 && rename(tmp, path) < 0) {
+			step = "rename";
+			saved = errno;
+			rc = -1;
+		}
+		if (rc < 0)
+			unlink(tmp);
+	} else {
+		saved = errno;
 	}
-	fd = -1;
-	step = "rename";
-	if (rename(tmp, path) < 0)
-		goto fail_fd;
-	/* make the rename itself durable; some file systems cannot, and the
-	 * data is already safe, so a failure here is not a deferral */
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
+	if (rc == 0) {
+		/* make the rename itself durable; some file systems cannot,
+		 * and the data is safe already, so this is no deferral */
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+	} else {
+		snprintf(reason, rlen, "%s %s: %s", step, tmp, strerror(saved));
 	}
 	free(path);
 	free(tmp);
-	return 0;
-
-fail_fd: {
-	int saved = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	errno = saved;
-}
-fail:
-	snprintf(reason, rlen, "%s %s: %s", step, step[0] == 'r' ? path : tmp, strerror(errno));
-	free(path);
-	free(tmp);
-	return -1;
+	return rc;
 }
 
 static int outbox_deliver(void *state, const struct message *m, int64_t now, struct delivery *d)
@@ -263,15 +272,15 @@ static int outbox_deliver(void *state, const struct message *m, int64_t now, str
 		char *where = xasprintf("written to %s/%s", o->dir, name);
 		result(d, DELIVERY_OK, "ok", where);
 		free(where);
-		snprintf(d->provider_id, sizeof(d->provider_id), "%s", name);
+		copy(d->provider_id, sizeof(d->provider_id), name);
 	}
 	buf_release(&data);
 	return 0;
 }
 
 const struct transport_ops transport_outbox = {
-	.kind = "outbox",
-	.create = outbox_create,
-	.deliver = outbox_deliver,
-	.free = outbox_free,
+    .kind = "outbox",
+    .create = outbox_create,
+    .deliver = outbox_deliver,
+    .free = outbox_free,
 };

@@ -112,7 +112,7 @@ int tz_localtime(const char *zone, int64_t t, struct tz_local *out)
 	out->second = ucal_get(cal, UCAL_SECOND, &st);
 	out->wday = ucal_get(cal, UCAL_DAY_OF_WEEK, &st) - UCAL_SUNDAY;
 	out->utc_offset =
-		(ucal_get(cal, UCAL_ZONE_OFFSET, &st) + ucal_get(cal, UCAL_DST_OFFSET, &st)) / 1000;
+	    (ucal_get(cal, UCAL_ZONE_OFFSET, &st) + ucal_get(cal, UCAL_DST_OFFSET, &st)) / 1000;
 	return U_FAILURE(st) ? -1 : 0;
 }
 

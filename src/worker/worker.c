@@ -106,10 +106,13 @@ static size_t sorted_segments(const struct config *cfg, char **have, size_t n, c
 	return k;
 }
 
-static const char *domain_of(const char *from)
+/* domain_of - the domain of the From address, for Message-IDs; caller frees */
+static char *domain_of(const char *from)
 {
 	const char *at = from ? strrchr(from, '@') : NULL;
-	return at ? at + 1 : "outreach.invalid";
+	if (!at || !at[1])
+		return xstrdup("outreach.invalid");
+	return xstrndup(at + 1, strcspn(at + 1, "> \t\"'"));
 }
 
 static int handle(struct worker *w, struct send_row *row, int64_t now, struct err *e)
@@ -262,8 +265,9 @@ static int handle(struct worker *w, struct send_row *row, int64_t now, struct er
 			int kn = snprintf(key, sizeof(key), "%lld/%lld", (long long)row->id,
 					  (long long)row->created_at);
 			sha256_hex(key, (size_t)kn, hex);
-			msgid = xasprintf("<outreach.%lld.%.12s@%s>", (long long)row->id, hex,
-					  domain_of(from_s));
+			char *dom = domain_of(from_s);
+			msgid = xasprintf("<outreach.%lld.%.12s@%s>", (long long)row->id, hex, dom);
+			free(dom);
 		}
 		struct message msg = {
 			.send_id = row->id,

@@ -24,22 +24,22 @@ static void test_valid(void **state)
 		const char *zone;
 		int valid;
 	} cases[] = {
-		{"Asia/Shanghai", 1},
-		{"America/New_York", 1},
-		{"Europe/Berlin", 1},
-		{"Pacific/Auckland", 1},
-		{"UTC", 1},
-		{"Etc/UTC", 1},
-		{"Asia/Calcutta", 1}, /* an alias is still a system zone */
-		{"Mars/Base", 0},
-		{"", 0},
-		{"GMT+99", 0},
-		{"GMT+08:00", 0}, /* a custom ID, not an IANA zone */
-		{"asia/shanghai ", 0},
-		{"Asia/Shanghai\n", 0},
-		{"Europe/Berlin/../Paris", 0},
-		{"Asia/Shang\xe6\xb5\xb7", 0},
-		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 0},
+	    {"Asia/Shanghai", 1},
+	    {"America/New_York", 1},
+	    {"Europe/Berlin", 1},
+	    {"Pacific/Auckland", 1},
+	    {"UTC", 1},
+	    {"Etc/UTC", 1},
+	    {"Asia/Calcutta", 1}, /* an alias is still a system zone */
+	    {"Mars/Base", 0},
+	    {"", 0},
+	    {"GMT+99", 0},
+	    {"GMT+08:00", 0}, /* a custom ID, not an IANA zone */
+	    {"asia/shanghai ", 0},
+	    {"Asia/Shanghai\n", 0},
+	    {"Europe/Berlin/../Paris", 0},
+	    {"Asia/Shang\xe6\xb5\xb7", 0},
+	    {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 0},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -74,23 +74,23 @@ struct lt_case {
 static void test_localtime(void **state)
 {
 	static const struct lt_case cases[] = {
-		/* New York spring forward 2026-03-08 02:00 EST -> 03:00 EDT (07:00Z) */
-		{"America/New_York", "2026-03-08T06:59:59Z", 2026, 3, 8, 1, 59, 59, 0, -5 * 3600},
-		{"America/New_York", "2026-03-08T07:00:00Z", 2026, 3, 8, 3, 0, 0, 0, -4 * 3600},
-		/* fall back 2026-11-01 02:00 EDT -> 01:00 EST (06:00Z): 01:30 twice */
-		{"America/New_York", "2026-11-01T05:30:00Z", 2026, 11, 1, 1, 30, 0, 0, -4 * 3600},
-		{"America/New_York", "2026-11-01T06:30:00Z", 2026, 11, 1, 1, 30, 0, 0, -5 * 3600},
-		/* Berlin 2026-03-29 02:00 CET -> 03:00 CEST (01:00Z) */
-		{"Europe/Berlin", "2026-03-29T00:59:59Z", 2026, 3, 29, 1, 59, 59, 0, 3600},
-		{"Europe/Berlin", "2026-03-29T01:00:00Z", 2026, 3, 29, 3, 0, 0, 0, 7200},
-		/* one instant, two zones: Auckland in NZDT (+13) is a day ahead */
-		{"Pacific/Auckland", "2026-01-15T12:00:00Z", 2026, 1, 16, 1, 0, 0, 5, 13 * 3600},
-		{"Asia/Shanghai", "2026-01-15T12:00:00Z", 2026, 1, 15, 20, 0, 0, 4, 8 * 3600},
-		/* and in the southern winter, NZST (+12) */
-		{"Pacific/Auckland", "2026-07-01T00:00:00Z", 2026, 7, 1, 12, 0, 0, 3, 12 * 3600},
-		{"UTC", "2026-02-28T23:59:59Z", 2026, 2, 28, 23, 59, 59, 6, 0},
-		{"Asia/Kolkata", "2026-06-01T00:00:00Z", 2026, 6, 1, 5, 30, 0, 1, 5 * 3600 + 1800},
-		{"UTC", "1969-12-31T23:59:59Z", 1969, 12, 31, 23, 59, 59, 3, 0},
+	    /* New York spring forward 2026-03-08 02:00 EST -> 03:00 EDT (07:00Z) */
+	    {"America/New_York", "2026-03-08T06:59:59Z", 2026, 3, 8, 1, 59, 59, 0, -5 * 3600},
+	    {"America/New_York", "2026-03-08T07:00:00Z", 2026, 3, 8, 3, 0, 0, 0, -4 * 3600},
+	    /* fall back 2026-11-01 02:00 EDT -> 01:00 EST (06:00Z): 01:30 twice */
+	    {"America/New_York", "2026-11-01T05:30:00Z", 2026, 11, 1, 1, 30, 0, 0, -4 * 3600},
+	    {"America/New_York", "2026-11-01T06:30:00Z", 2026, 11, 1, 1, 30, 0, 0, -5 * 3600},
+	    /* Berlin 2026-03-29 02:00 CET -> 03:00 CEST (01:00Z) */
+	    {"Europe/Berlin", "2026-03-29T00:59:59Z", 2026, 3, 29, 1, 59, 59, 0, 3600},
+	    {"Europe/Berlin", "2026-03-29T01:00:00Z", 2026, 3, 29, 3, 0, 0, 0, 7200},
+	    /* one instant, two zones: Auckland in NZDT (+13) is a day ahead */
+	    {"Pacific/Auckland", "2026-01-15T12:00:00Z", 2026, 1, 16, 1, 0, 0, 5, 13 * 3600},
+	    {"Asia/Shanghai", "2026-01-15T12:00:00Z", 2026, 1, 15, 20, 0, 0, 4, 8 * 3600},
+	    /* and in the southern winter, NZST (+12) */
+	    {"Pacific/Auckland", "2026-07-01T00:00:00Z", 2026, 7, 1, 12, 0, 0, 3, 12 * 3600},
+	    {"UTC", "2026-02-28T23:59:59Z", 2026, 2, 28, 23, 59, 59, 6, 0},
+	    {"Asia/Kolkata", "2026-06-01T00:00:00Z", 2026, 6, 1, 5, 30, 0, 1, 5 * 3600 + 1800},
+	    {"UTC", "1969-12-31T23:59:59Z", 1969, 12, 31, 23, 59, 59, 3, 0},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -116,22 +116,22 @@ struct mk_case {
 static void test_mktime(void **state)
 {
 	static const struct mk_case cases[] = {
-		{"Asia/Shanghai", 2026, 3, 1, 9, 30, 0, "2026-03-01T01:30:00Z"},
-		{"America/New_York", 2026, 7, 4, 12, 0, 0, "2026-07-04T16:00:00Z"},
-		{"America/New_York", 2026, 1, 4, 12, 0, 0, "2026-01-04T17:00:00Z"},
-		/* in the spring-forward gap: 02:30 does not exist, the instant after
-		 * the gap is 03:00 EDT */
-		{"America/New_York", 2026, 3, 8, 2, 30, 0, "2026-03-08T07:00:00Z"},
-		{"America/New_York", 2026, 3, 8, 2, 0, 0, "2026-03-08T07:00:00Z"},
-		{"America/New_York", 2026, 3, 8, 3, 0, 0, "2026-03-08T07:00:00Z"},
-		{"Europe/Berlin", 2026, 3, 29, 2, 15, 0, "2026-03-29T01:00:00Z"},
-		/* in the repeated hour: 01:30 happens twice, the first is EDT */
-		{"America/New_York", 2026, 11, 1, 1, 30, 0, "2026-11-01T05:30:00Z"},
-		{"Europe/Berlin", 2026, 10, 25, 2, 30, 0, "2026-10-25T00:30:00Z"},
-		/* out-of-range fields carry over, as in mktime */
-		{"UTC", 2026, 12, 32, 0, 0, 0, "2027-01-01T00:00:00Z"},
-		{"UTC", 2026, 3, 1, 24, 0, 0, "2026-03-02T00:00:00Z"},
-		{"Pacific/Auckland", 2026, 1, 16, 1, 0, 0, "2026-01-15T12:00:00Z"},
+	    {"Asia/Shanghai", 2026, 3, 1, 9, 30, 0, "2026-03-01T01:30:00Z"},
+	    {"America/New_York", 2026, 7, 4, 12, 0, 0, "2026-07-04T16:00:00Z"},
+	    {"America/New_York", 2026, 1, 4, 12, 0, 0, "2026-01-04T17:00:00Z"},
+	    /* in the spring-forward gap: 02:30 does not exist, the instant after
+	     * the gap is 03:00 EDT */
+	    {"America/New_York", 2026, 3, 8, 2, 30, 0, "2026-03-08T07:00:00Z"},
+	    {"America/New_York", 2026, 3, 8, 2, 0, 0, "2026-03-08T07:00:00Z"},
+	    {"America/New_York", 2026, 3, 8, 3, 0, 0, "2026-03-08T07:00:00Z"},
+	    {"Europe/Berlin", 2026, 3, 29, 2, 15, 0, "2026-03-29T01:00:00Z"},
+	    /* in the repeated hour: 01:30 happens twice, the first is EDT */
+	    {"America/New_York", 2026, 11, 1, 1, 30, 0, "2026-11-01T05:30:00Z"},
+	    {"Europe/Berlin", 2026, 10, 25, 2, 30, 0, "2026-10-25T00:30:00Z"},
+	    /* out-of-range fields carry over, as in mktime */
+	    {"UTC", 2026, 12, 32, 0, 0, 0, "2027-01-01T00:00:00Z"},
+	    {"UTC", 2026, 3, 1, 24, 0, 0, "2026-03-02T00:00:00Z"},
+	    {"Pacific/Auckland", 2026, 1, 16, 1, 0, 0, "2026-01-15T12:00:00Z"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -160,11 +160,26 @@ static void test_mktime(void **state)
 static void test_roundtrip_and_cache(void **state)
 {
 	static const char *const zones[] = {
-		"Asia/Shanghai", "America/New_York", "Europe/Berlin", "Pacific/Auckland",
-		"UTC", "Asia/Tokyo", "Australia/Sydney", "America/Los_Angeles",
-		"Europe/London", "Asia/Kolkata", "America/Sao_Paulo", "Africa/Cairo",
-		"Europe/Moscow", "Asia/Singapore", "America/Chicago", "Asia/Dubai",
-		"Australia/Lord_Howe", "America/St_Johns", "Asia/Kathmandu", "Pacific/Chatham",
+	    "Asia/Shanghai",
+	    "America/New_York",
+	    "Europe/Berlin",
+	    "Pacific/Auckland",
+	    "UTC",
+	    "Asia/Tokyo",
+	    "Australia/Sydney",
+	    "America/Los_Angeles",
+	    "Europe/London",
+	    "Asia/Kolkata",
+	    "America/Sao_Paulo",
+	    "Africa/Cairo",
+	    "Europe/Moscow",
+	    "Asia/Singapore",
+	    "America/Chicago",
+	    "Asia/Dubai",
+	    "Australia/Lord_Howe",
+	    "America/St_Johns",
+	    "Asia/Kathmandu",
+	    "Pacific/Chatham",
 	};
 	(void)state;
 	for (int64_t t = at("2026-01-01T00:00:00Z"); t < at("2027-01-01T00:00:00Z");
@@ -199,12 +214,12 @@ static void test_proleptic(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),
-		cmocka_unit_test(test_unknown_zone_fails),
-		cmocka_unit_test(test_localtime),
-		cmocka_unit_test(test_mktime),
-		cmocka_unit_test(test_roundtrip_and_cache),
-		cmocka_unit_test(test_proleptic),
+	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_unknown_zone_fails),
+	    cmocka_unit_test(test_localtime),
+	    cmocka_unit_test(test_mktime),
+	    cmocka_unit_test(test_roundtrip_and_cache),
+	    cmocka_unit_test(test_proleptic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
