@@ -653,6 +653,8 @@ int store_event_last(struct store *s, const char *contact, const char *type, int
 int store_event_between(struct store *s, const char *contact, char *const *types, size_t ntypes,
 			int64_t after, int64_t until, char **type_out, int64_t *at, struct err *e)
 {
+	size_t best = ntypes;
+	int64_t best_at = 0;
 	for (size_t i = 0; i < ntypes; i++) {
 		struct store_stmt *st = prep(s,
 			"SELECT MIN(at) FROM events WHERE contact_id = ? AND type = ? AND at > ? AND at <= ?",
@@ -664,18 +666,19 @@ int store_event_between(struct store *s, const char *contact, char *const *types
 		bint(s, st, 3, after);
 		bint(s, st, 4, until);
 		int rc = step(s, st, e);
-		int found = rc == 1 && !cnull(s, st, 0);
-		if (found)
-			*at = cint(s, st, 0);
+		if (rc == 1 && !cnull(s, st, 0) && (best == ntypes || cint(s, st, 0) < best_at)) {
+			best = i;
+			best_at = cint(s, st, 0);
+		}
 		done(s, st);
 		if (rc < 0)
 			return -1;
-		if (found) {
-			*type_out = xstrdup(types[i]);
-			return 0;
-		}
 	}
-	return 1;
+	if (best == ntypes)
+		return 1;
+	*type_out = xstrdup(types[best]);
+	*at = best_at;
+	return 0;
 }
 
 /* ---- segments ---- */
