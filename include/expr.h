@@ -9,8 +9,14 @@
  *   days_since(TIME)           whole days from TIME to now (null if TIME null)
  * WINDOW is a duration literal like 30d, 12h, 90m. A missing attribute is
  * null and every comparison with null is false (so `not (x > 1)` is true
- * when x is null). Strings compare with strings, numbers with numbers;
- * a mismatch is false as with null.
+ * when x is null), but for the null tests: `==` is true when both sides are
+ * null (`x == null`: x is missing or null), and `x != null` when x is not.
+ * Strings compare with strings, numbers with numbers, times (from last)
+ * with times, booleans only by == and !=; a mismatch is false as with null.
+ * and/or/not take anything but true as false. days_since takes a time, an
+ * RFC 3339 string or epoch seconds; anything else gives null. An event
+ * dated after now is a new event when it falls due: next_change does not
+ * foresee it.
  */
 #ifndef OUTREACH_EXPR_H
 #define OUTREACH_EXPR_H

@@ -36,25 +36,54 @@
 /* instants beyond +-TIME_LIMIT (31 million years) are not usable times */
 #define TIME_LIMIT INT64_C(1000000000000000)
 
+/* T_EQ to T_GE are the comparisons, in a row for is_cmp() */
 enum tok {
-	T_END, T_NUM, T_WORD, T_STR, T_IDENT, T_LP, T_RP, T_COMMA,
-	T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE, /* comparisons: keep together */
-	T_AND, T_OR, T_NOT, T_TRUE, T_FALSE, T_NULL,
+	T_END,
+	T_NUM,
+	T_WORD,
+	T_STR,
+	T_IDENT,
+	T_LP,
+	T_RP,
+	T_COMMA,
+	T_EQ,
+	T_NE,
+	T_LT,
+	T_LE,
+	T_GT,
+	T_GE,
+	T_AND,
+	T_OR,
+	T_NOT,
+	T_TRUE,
+	T_FALSE,
+	T_NULL,
 };
 
 enum kind {
-	N_NULL, N_BOOL, N_NUM, N_STR, N_ATTR, N_COUNT, N_SUM, N_LAST, N_DAYS,
-	N_NOT, N_AND, N_OR, N_CMP,
+	N_NULL,
+	N_BOOL,
+	N_NUM,
+	N_STR,
+	N_ATTR,
+	N_COUNT,
+	N_SUM,
+	N_LAST,
+	N_DAYS,
+	N_NOT,
+	N_AND,
+	N_OR,
+	N_CMP,
 };
 
 struct node {
 	enum kind kind;
-	enum tok op;        /* N_CMP */
-	double num;         /* N_NUM; N_BOOL 0 or 1 */
-	char *name;         /* N_STR text, N_ATTR name, event type */
-	size_t len;         /* N_STR length */
-	char *field;        /* N_SUM: the data field */
-	int64_t window;     /* N_COUNT, N_SUM: seconds */
+	enum tok op;	    /* N_CMP */
+	double num;	    /* N_NUM; N_BOOL 0 or 1 */
+	char *name;	    /* N_STR text, N_ATTR name, event type */
+	size_t len;	    /* N_STR length */
+	char *field;	    /* N_SUM: the data field */
+	int64_t window;	    /* N_COUNT, N_SUM: seconds */
 	struct node **kids; /* operands, arguments */
 	size_t nkids;
 };
@@ -66,10 +95,10 @@ struct expr {
 struct parser {
 	const char *src;
 	const char *pos;   /* where the next token starts */
-	enum tok tok;      /* the current token ... */
+	enum tok tok;	   /* the current token ... */
 	const char *start; /* ... and its source text */
 	size_t len;
-	double num;     /* T_NUM */
+	double num;	/* T_NUM */
 	struct buf str; /* T_STR, unescaped */
 	int depth;
 	struct err *e;
@@ -79,15 +108,18 @@ static const struct {
 	const char *name;
 	enum kind kind;
 } funcs[] = {
-	{"count", N_COUNT}, {"sum", N_SUM}, {"last", N_LAST}, {"days_since", N_DAYS},
+    {"count", N_COUNT},
+    {"sum", N_SUM},
+    {"last", N_LAST},
+    {"days_since", N_DAYS},
 };
 
 static const struct {
 	const char *word;
 	enum tok tok;
 } keywords[] = {
-	{"and", T_AND}, {"or", T_OR}, {"not", T_NOT},
-	{"true", T_TRUE}, {"false", T_FALSE}, {"null", T_NULL},
+    {"and", T_AND},   {"or", T_OR},	  {"not", T_NOT},
+    {"true", T_TRUE}, {"false", T_FALSE}, {"null", T_NULL},
 };
 
 /* ASCII only: <ctype.h> answers by locale */
@@ -108,7 +140,7 @@ static int is_word(char c)
 
 /* fail - "column N: message", N counting UTF-8 characters up to at */
 static int fail(struct parser *p, const char *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int fail(struct parser *p, const char *at, const char *fmt, ...)
 {
 	char msg[256];
@@ -142,7 +174,7 @@ static size_t utf8_len(const char *s)
 
 static int bad_char(struct parser *p, const char *s)
 {
-	static const char *const hint[] = {"=", "(use ==)", "!", "(use != or not)",
+	static const char *const hint[] = {"=", "(use ==)",  "!", "(use != or not)",
 					   "&", "(use and)", "|", "(use or)"};
 	unsigned char c = (unsigned char)*s;
 	size_t n;
@@ -162,16 +194,24 @@ static int lex_string(struct parser *p, const char *s)
 	const char *t = s + 1;
 
 	buf_reset(&p->str);
-	buf_append(&p->str, "", 0);
+	buf_append(&p->str, "", 0); /* "" too needs storage to detach */
 	for (; *t != *s; t++) {
 		char c = *t;
 		if (c == '\0')
 			return fail(p, s, "unterminated string");
 		if (c == '\\') {
 			switch (*++t) {
-			case '\\': case '"': case '\'': c = *t; break;
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
+			case '\\':
+			case '"':
+			case '\'':
+				c = *t;
+				break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
 			default:
 				if (*t > 0x20 && *t < 0x7F)
 					return fail(p, t - 1, "bad escape \"\\%c\"", *t);
@@ -259,8 +299,9 @@ static int unexpected(struct parser *p)
 		return fail(p, p->start, "unexpected end of expression");
 	if (p->tok == T_STR)
 		return fail(p, p->start, "unexpected string");
-	return fail(p, p->start, "unexpected \"%.*s%s\"", p->len > QUOTE_MAX ? QUOTE_MAX : (int)p->len,
-		    p->start, p->len > QUOTE_MAX ? "..." : "");
+	return fail(p, p->start, "unexpected \"%.*s%s\"",
+		    p->len > QUOTE_MAX ? QUOTE_MAX : (int)p->len, p->start,
+		    p->len > QUOTE_MAX ? "..." : "");
 }
 
 static struct node *node_new(enum kind kind)
@@ -363,8 +404,8 @@ static struct node *parse_name(struct parser *p)
 		return n;
 	}
 	if (f == sizeof(funcs) / sizeof(funcs[0])) {
-		fail(p, at, "unknown function \"%.*s%s\"", len > QUOTE_MAX ? QUOTE_MAX : (int)len, at,
-		     len > QUOTE_MAX ? "..." : "");
+		fail(p, at, "unknown function \"%.*s%s\"", len > QUOTE_MAX ? QUOTE_MAX : (int)len,
+		     at, len > QUOTE_MAX ? "..." : "");
 		return NULL;
 	}
 	n = node_new(funcs[f].kind);
@@ -410,8 +451,9 @@ static struct node *parse_primary(struct parser *p)
 		}
 		break;
 	case T_WORD:
-		fail(p, p->start, "bad number \"%.*s%s\"", p->len > QUOTE_MAX ? QUOTE_MAX : (int)p->len,
-		     p->start, p->len > QUOTE_MAX ? "..." : "");
+		fail(p, p->start, "bad number \"%.*s%s\"",
+		     p->len > QUOTE_MAX ? QUOTE_MAX : (int)p->len, p->start,
+		     p->len > QUOTE_MAX ? "..." : "");
 		return NULL;
 	default:
 		unexpected(p);
@@ -423,6 +465,9 @@ static struct node *parse_primary(struct parser *p)
 	}
 	return n;
 }
+
+/* c OP x is x MIRRORED-OP c */
+static const enum tok mirrored[] = {T_EQ, T_NE, T_GT, T_GE, T_LT, T_LE};
 
 static int is_cmp(enum tok t)
 {
@@ -621,13 +666,20 @@ static int compare(enum tok op, const struct val *a, const struct val *b, int nu
 		break;
 	}
 	switch (op) {
-	case T_EQ: return c == 0;
-	case T_NE: return c != 0;
-	case T_LT: return c < 0;
-	case T_LE: return c <= 0;
-	case T_GT: return c > 0;
-	case T_GE: return c >= 0;
-	default: return 0;
+	case T_EQ:
+		return c == 0;
+	case T_NE:
+		return c != 0;
+	case T_LT:
+		return c < 0;
+	case T_LE:
+		return c <= 0;
+	case T_GT:
+		return c > 0;
+	case T_GE:
+		return c >= 0;
+	default:
+		return 0;
 	}
 }
 
@@ -639,10 +691,18 @@ static int64_t flip_at(enum tok op, const struct val *days, double c)
 	double d = days->num, k;
 
 	switch (op) {
-	case T_GT: k = d > c ? INFINITY : floor(c) + 1; break;
-	case T_GE: k = d >= c ? INFINITY : ceil(c); break;
-	case T_LT: k = d < c ? ceil(c) : INFINITY; break;
-	case T_LE: k = d <= c ? floor(c) + 1 : INFINITY; break;
+	case T_GT:
+		k = d > c ? INFINITY : floor(c) + 1;
+		break;
+	case T_GE:
+		k = d >= c ? INFINITY : ceil(c);
+		break;
+	case T_LT:
+		k = d < c ? ceil(c) : INFINITY;
+		break;
+	case T_LE:
+		k = d <= c ? floor(c) + 1 : INFINITY;
+		break;
 	default: /* == and != flip at c and at c + 1 */
 		k = c != floor(c) || d > c ? INFINITY : d == c ? c + 1 : c;
 		break;
@@ -650,17 +710,6 @@ static int64_t flip_at(enum tok op, const struct val *days, double c)
 	if (!(k < 1e13)) /* also NaN; 1e13 days is past any real horizon */
 		return TIME_NEVER;
 	return days->base + (int64_t)k * DAY;
-}
-
-static enum tok mirror(enum tok op)
-{
-	switch (op) {
-	case T_LT: return T_GT;
-	case T_LE: return T_GE;
-	case T_GT: return T_LT;
-	case T_GE: return T_LE;
-	default: return op;
-	}
 }
 
 static void eval_attr(const struct node *n, const struct ctx *c, struct val *v)
@@ -688,40 +737,53 @@ static void eval_attr(const struct node *n, const struct ctx *c, struct val *v)
 	}
 }
 
+/* lookup_failed - keep the callback's own message, if it left one */
+static int lookup_failed(const struct node *n, const struct ctx *c)
+{
+	char w[32], what[160];
+
+	duration_format(n->window, w, sizeof(w));
+	if (n->kind == N_LAST)
+		snprintf(what, sizeof(what), "last(%s)", n->name);
+	else if (n->kind == N_COUNT)
+		snprintf(what, sizeof(what), "count(%s, %s)", n->name, w);
+	else
+		snprintf(what, sizeof(what), "sum(%s.%s, %s)", n->name, n->field, w);
+	if (c->e && c->e->msg[0])
+		return err_prefix(c->e, "%s", what);
+	return err_set(c->e, "%s: event lookup failed", what);
+}
+
 static int eval_events(const struct node *n, const struct ctx *c, struct val *v)
 {
 	const struct expr_env *env = c->env;
 	int64_t since = c->now - n->window, count = 0, oldest = TIME_NEVER, at;
 	double total = 0;
-	char w[32];
 	int r;
 
+	if (n->kind == N_LAST)
+		r = env->last(env->ud, n->name, c->now, &at);
+	else if (n->kind == N_COUNT)
+		r = env->count(env->ud, n->name, since, c->now, &count, &oldest);
+	else
+		r = env->sum(env->ud, n->name, n->field, since, c->now, &total, &oldest);
+	if (r < 0)
+		return lookup_failed(n, c);
 	if (n->kind == N_LAST) {
-		if ((r = env->last(env->ud, n->name, c->now, &at)) < 0)
-			return err_set(c->e, "last(%s): event lookup failed", n->name);
 		if (r == 0) {
 			v->type = V_TIME;
 			v->time = at;
 		}
 		return 0;
 	}
-	if (n->kind == N_COUNT)
-		r = env->count(env->ud, n->name, since, c->now, &count, &oldest);
-	else
-		r = env->sum(env->ud, n->name, n->field, since, c->now, &total, &oldest);
-	if (r < 0) {
-		duration_format(n->window, w, sizeof(w));
-		return err_set(c->e, "%s(%s%s%s, %s): event lookup failed",
-			       n->kind == N_COUNT ? "count" : "sum", n->name, n->field ? "." : "",
-			       n->field ? n->field : "", w);
-	}
 	v->type = V_NUM;
 	v->num = n->kind == N_COUNT ? (double)count : total;
 	/* the window is [now - window, now]: the oldest event leaves it at
 	 * oldest + window + 1 */
 	if (oldest != TIME_NEVER)
-		v->next = oldest > INT64_MAX - n->window - 1 ? TIME_NEVER
-			  : max64(oldest + n->window + 1, c->now + 1);
+		v->next = oldest > INT64_MAX - n->window - 1
+			      ? TIME_NEVER
+			      : max64(oldest + n->window + 1, c->now + 1);
 	return 0;
 }
 
@@ -786,7 +848,7 @@ static int eval(const struct node *n, const struct ctx *c, struct val *v)
 		if (a.base != TIME_NEVER && b.type == V_NUM && b.next == TIME_NEVER)
 			v->next = flip_at(n->op, &a, b.num);
 		else if (b.base != TIME_NEVER && a.type == V_NUM && a.next == TIME_NEVER)
-			v->next = flip_at(mirror(n->op), &b, a.num);
+			v->next = flip_at(mirrored[n->op - T_EQ], &b, a.num);
 		return 0;
 	case N_AND:
 	case N_OR: {
@@ -822,6 +884,7 @@ int expr_eval(const struct expr *x, const struct expr_env *env, int64_t now, int
 
 	*result = 0;
 	*next_change = TIME_NEVER;
+	err_clear(e); /* so that a callback's message can be told from none */
 	if (now < -TIME_LIMIT || now > TIME_LIMIT)
 		return err_set(e, "expr: time %lld out of range", (long long)now);
 	if (eval(x->root, &c, &v) < 0)
@@ -834,8 +897,7 @@ int expr_eval(const struct expr *x, const struct expr_env *env, int64_t now, int
 	return 0;
 }
 
-static void refs(const struct node *n, void (*fn)(void *ud, char kind, const char *name),
-		 void *ud)
+static void refs(const struct node *n, void (*fn)(void *ud, char kind, const char *name), void *ud)
 {
 	if (n->kind == N_ATTR)
 		fn(ud, 'a', n->name);

@@ -35,7 +35,8 @@ struct fake {
 	json_t *attrs;
 	struct fake_event ev[MAXEV];
 	size_t nev;
-	int fail;
+	int fail;	 /* callbacks fail ... */
+	struct err *err; /* ... and say why here, when set */
 };
 
 static json_t *fake_attr(void *ud, const char *name)
@@ -50,9 +51,10 @@ static int fake_count(void *ud, const char *type, int64_t since, int64_t now, in
 	*n = 0;
 	*oldest = TIME_NEVER;
 	if (f->fail)
-		return -1;
+		return err_set(f->err, "store: disk I/O error");
 	for (size_t i = 0; i < f->nev; i++)
-		if (strcmp(f->ev[i].type, type) == 0 && f->ev[i].at >= since && f->ev[i].at <= now) {
+		if (strcmp(f->ev[i].type, type) == 0 && f->ev[i].at >= since &&
+		    f->ev[i].at <= now) {
 			(*n)++;
 			if (f->ev[i].at < *oldest)
 				*oldest = f->ev[i].at;
@@ -67,9 +69,10 @@ static int fake_sum(void *ud, const char *type, const char *field, int64_t since
 	*total = 0;
 	*oldest = TIME_NEVER;
 	if (f->fail)
-		return -1;
+		return err_set(f->err, "store: disk I/O error");
 	for (size_t i = 0; i < f->nev; i++)
-		if (strcmp(f->ev[i].type, type) == 0 && f->ev[i].at >= since && f->ev[i].at <= now) {
+		if (strcmp(f->ev[i].type, type) == 0 && f->ev[i].at >= since &&
+		    f->ev[i].at <= now) {
 			json_t *v = json_object_get(f->ev[i].data, field);
 			if (json_is_number(v))
 				*total += json_number_value(v);
@@ -84,7 +87,7 @@ static int fake_last(void *ud, const char *type, int64_t now, int64_t *at)
 	struct fake *f = ud;
 	int found = 0;
 	if (f->fail)
-		return -1;
+		return err_set(f->err, "store: disk I/O error");
 	for (size_t i = 0; i < f->nev; i++)
 		if (strcmp(f->ev[i].type, type) == 0 && f->ev[i].at <= now &&
 		    (!found || f->ev[i].at > *at)) {
@@ -134,7 +137,7 @@ static int64_t offset(const char *s)
 static void fake_load(struct fake *f, const char *attrs, const char *events)
 {
 	json_error_t je;
-	json_t *evs, *ev;
+	json_t *evs;
 	size_t i;
 
 	memset(f, 0, sizeof(*f));
@@ -142,16 +145,25 @@ static void fake_load(struct fake *f, const char *attrs, const char *events)
 	evs = json_loads(events, 0, &je);
 	assert_non_null(f->attrs);
 	assert_non_null(evs);
-	json_array_foreach(evs, i, ev) {
-		json_t *data = json_array_get(ev, 2);
+	for (i = 0; i < json_array_size(evs); i++) {
+		json_t *ev = json_array_get(evs, i), *data = json_array_get(ev, 2);
 		fake_add(f, json_string_value(json_array_get(ev, 0)),
-			 offset(json_string_value(json_array_get(ev, 1))), data ? json_incref(data) : NULL);
+			 offset(json_string_value(json_array_get(ev, 1))),
+			 data ? json_incref(data) : NULL);
 	}
 	json_decref(evs);
 }
 
-static const int64_t windows[] = {3600, 5400, DAY, 36 * 3600, 7 * DAY, 30 * DAY, 45 * DAY,
-				  90 * DAY, 365 * DAY};
+/* every window the tests use: check_stable() tries each one's edges */
+static const char *const windows[] = {"1h",  "90m", "1d",  "1d12h", "7d",
+				      "30d", "45d", "90d", "365d"};
+
+static int64_t window(size_t i)
+{
+	int64_t w;
+	assert_int_equal(duration_parse(windows[i], &w), 0);
+	return w;
+}
 
 static int eval_at(const struct expr *x, struct fake *f, int64_t t, int64_t *next)
 {
@@ -179,8 +191,6 @@ static int check_stable(const struct expr *x, struct fake *f, int64_t now, int r
 {
 	int64_t end = next < now + 400 * DAY ? next : now + 400 * DAY, bases[MAXEV + 8], t;
 	size_t nb = 0;
-	const char *key;
-	json_t *v;
 
 	for (t = now + 3600; t < end; t += 3600)
 		if (differs(x, f, t, r0, src))
@@ -190,11 +200,12 @@ static int check_stable(const struct expr *x, struct fake *f, int64_t now, int r
 	for (size_t i = 0; i < f->nev; i++) {
 		bases[nb++] = f->ev[i].at;
 		for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++)
-			for (t = f->ev[i].at + windows[w]; t <= f->ev[i].at + windows[w] + 1; t++)
+			for (t = f->ev[i].at + window(w); t <= f->ev[i].at + window(w) + 1; t++)
 				if (t > now && t < end && differs(x, f, t, r0, src))
 					return 1;
 	}
-	json_object_foreach(f->attrs, key, v) {
+	for (void *it = json_object_iter(f->attrs); it; it = json_object_iter_next(f->attrs, it)) {
+		json_t *v = json_object_iter_value(it);
 		if (nb < sizeof(bases) / sizeof(bases[0]) && json_is_string(v) &&
 		    time_parse(json_string_value(v), &bases[nb]) == 0)
 			nb++;
@@ -252,46 +263,46 @@ static void run_eval_cases(const struct eval_case *cases, size_t n)
 #define RUN(cases) run_eval_cases(cases, sizeof(cases) / sizeof(cases[0]))
 
 static const struct eval_case basic_cases[] = {
-	{"spend_12m >= 100000", "{\"spend_12m\": 150000}", "[]", 1, "never"},
-	{"spend_12m >= 100000", "{\"spend_12m\": 99999.5}", "[]", 0, "never"},
-	{"spend_12m >= 100000", "{}", "[]", 0, "never"},
-	{"spend_12m >= 100000", "{\"spend_12m\": \"150000\"}", "[]", 0, "never"},
-	{"x == 4.5", "{\"x\": 4.5}", "[]", 1, "never"},
-	{"x == 0.1", "{\"x\": 0.1}", "[]", 1, "never"},
-	{"x == 123456.789", "{\"x\": 123456.789}", "[]", 1, "never"},
-	{"x > -3", "{\"x\": -2}", "[]", 1, "never"},
-	{"x == 1", "{\"x\": 1.0}", "[]", 1, "never"},
-	{"stats.rfm > 3", "{\"stats.rfm\": 4}", "[]", 1, "never"},
-	{"tier == \"gold\"", "{\"tier\": \"gold\"}", "[]", 1, "never"},
-	{"tier == 'gold'", "{\"tier\": \"gold\"}", "[]", 1, "never"},
-	{"tier == \"gol\"", "{\"tier\": \"gold\"}", "[]", 0, "never"},
-	{"tier < \"h\"", "{\"tier\": \"gold\"}", "[]", 1, "never"},
-	{"tier != 5", "{\"tier\": \"gold\"}", "[]", 0, "never"},
-	{"q == \"a\\\"b\"", "{\"q\": \"a\\\"b\"}", "[]", 1, "never"},
-	{"q == 'it\\'s\\n'", "{\"q\": \"it's\\n\"}", "[]", 1, "never"},
-	{"opted_in", "{\"opted_in\": true}", "[]", 1, "never"},
-	{"opted_in", "{\"opted_in\": 1}", "[]", 0, "never"},
-	{"opted_in == false", "{\"opted_in\": false}", "[]", 1, "never"},
-	{"opted_in > false", "{\"opted_in\": true}", "[]", 0, "never"},
-	{"not opted_in", "{}", "[]", 1, "never"},
-	{"true and not false", "{}", "[]", 1, "never"},
-	/* precedence: or < and < not < comparison */
-	{"a > 1 or b > 1 and c > 1", "{\"a\": 2, \"b\": 0, \"c\": 0}", "[]", 1, "never"},
-	{"a > 1 or b > 1 and c > 1", "{\"a\": 0, \"b\": 2, \"c\": 0}", "[]", 0, "never"},
-	{"(a > 1 or b > 1) and c > 1", "{\"a\": 2, \"b\": 0, \"c\": 0}", "[]", 0, "never"},
-	{"not a > 1", "{\"a\": 0}", "[]", 1, "never"},
-	{"not not a > 1", "{\"a\": 2}", "[]", 1, "never"},
-	{"a>1 and(b<2)", "{\"a\": 2, \"b\": 1}", "[]", 1, "never"},
-	/* keywords are case-sensitive: NULL and TRUE are attribute names */
-	{"x == NULL", "{}", "[]", 1, "never"},
-	{"TRUE", "{\"TRUE\": true}", "[]", 1, "never"},
-	/* Chinese strings */
-	{"city == \"上海\"", "{\"city\": \"上海\"}", "[]", 1, "never"},
-	{"city == '北京'", "{\"city\": \"上海\"}", "[]", 0, "never"},
-	{"city != \"北京\"", "{\"city\": \"上海\"}", "[]", 1, "never"},
-	{"city > \"上\"", "{\"city\": \"上海\"}", "[]", 1, "never"},
-	{"name == \"张三\" and city == \"上海\"", "{\"name\": \"张三\", \"city\": \"上海\"}", "[]", 1,
-	 "never"},
+    {"spend_12m >= 100000", "{\"spend_12m\": 150000}", "[]", 1, "never"},
+    {"spend_12m >= 100000", "{\"spend_12m\": 99999.5}", "[]", 0, "never"},
+    {"spend_12m >= 100000", "{}", "[]", 0, "never"},
+    {"spend_12m >= 100000", "{\"spend_12m\": \"150000\"}", "[]", 0, "never"},
+    {"x == 4.5", "{\"x\": 4.5}", "[]", 1, "never"},
+    {"x == 0.1", "{\"x\": 0.1}", "[]", 1, "never"},
+    {"x == 123456.789", "{\"x\": 123456.789}", "[]", 1, "never"},
+    {"x > -3", "{\"x\": -2}", "[]", 1, "never"},
+    {"x == 1", "{\"x\": 1.0}", "[]", 1, "never"},
+    {"stats.rfm > 3", "{\"stats.rfm\": 4}", "[]", 1, "never"},
+    {"tier == \"gold\"", "{\"tier\": \"gold\"}", "[]", 1, "never"},
+    {"tier == 'gold'", "{\"tier\": \"gold\"}", "[]", 1, "never"},
+    {"tier == \"gol\"", "{\"tier\": \"gold\"}", "[]", 0, "never"},
+    {"tier < \"h\"", "{\"tier\": \"gold\"}", "[]", 1, "never"},
+    {"tier != 5", "{\"tier\": \"gold\"}", "[]", 0, "never"},
+    {"q == \"a\\\"b\"", "{\"q\": \"a\\\"b\"}", "[]", 1, "never"},
+    {"q == 'it\\'s\\n'", "{\"q\": \"it's\\n\"}", "[]", 1, "never"},
+    {"opted_in", "{\"opted_in\": true}", "[]", 1, "never"},
+    {"opted_in", "{\"opted_in\": 1}", "[]", 0, "never"},
+    {"opted_in == false", "{\"opted_in\": false}", "[]", 1, "never"},
+    {"opted_in > false", "{\"opted_in\": true}", "[]", 0, "never"},
+    {"not opted_in", "{}", "[]", 1, "never"},
+    {"true and not false", "{}", "[]", 1, "never"},
+    /* precedence: or < and < not < comparison */
+    {"a > 1 or b > 1 and c > 1", "{\"a\": 2, \"b\": 0, \"c\": 0}", "[]", 1, "never"},
+    {"a > 1 or b > 1 and c > 1", "{\"a\": 0, \"b\": 2, \"c\": 0}", "[]", 0, "never"},
+    {"(a > 1 or b > 1) and c > 1", "{\"a\": 2, \"b\": 0, \"c\": 0}", "[]", 0, "never"},
+    {"not a > 1", "{\"a\": 0}", "[]", 1, "never"},
+    {"not not a > 1", "{\"a\": 2}", "[]", 1, "never"},
+    {"a>1 and(b<2)", "{\"a\": 2, \"b\": 1}", "[]", 1, "never"},
+    /* keywords are case-sensitive: NULL and TRUE are attribute names */
+    {"x == NULL", "{}", "[]", 1, "never"},
+    {"TRUE", "{\"TRUE\": true}", "[]", 1, "never"},
+    /* Chinese strings */
+    {"city == \"上海\"", "{\"city\": \"上海\"}", "[]", 1, "never"},
+    {"city == '北京'", "{\"city\": \"上海\"}", "[]", 0, "never"},
+    {"city != \"北京\"", "{\"city\": \"上海\"}", "[]", 1, "never"},
+    {"city > \"上\"", "{\"city\": \"上海\"}", "[]", 1, "never"},
+    {"name == \"张三\" and city == \"上海\"", "{\"name\": \"张三\", \"city\": \"上海\"}", "[]", 1,
+     "never"},
 };
 
 static void test_basic(void **state)
@@ -301,45 +312,45 @@ static void test_basic(void **state)
 }
 
 static const struct eval_case null_cases[] = {
-	{"x == null", "{}", "[]", 1, "never"},
-	{"x == null", "{\"x\": null}", "[]", 1, "never"},
-	{"x == null", "{\"x\": 0}", "[]", 0, "never"},
-	{"x == null", "{\"x\": \"\"}", "[]", 0, "never"},
-	{"x == null", "{\"x\": {\"a\": 1}}", "[]", 1, "never"},
-	{"x != null", "{}", "[]", 0, "never"},
-	{"x != null", "{\"x\": 0}", "[]", 1, "never"},
-	{"x != null", "{\"x\": false}", "[]", 1, "never"},
-	{"null == null", "{}", "[]", 1, "never"},
-	{"null != null", "{}", "[]", 0, "never"},
-	{"null == x", "{}", "[]", 1, "never"},
-	{"null != x", "{\"x\": \"a\"}", "[]", 1, "never"},
-	{"x == y", "{}", "[]", 1, "never"},
-	{"x != y", "{}", "[]", 0, "never"},
-	{"x != y", "{\"x\": 1}", "[]", 0, "never"},
-	{"x != 5", "{}", "[]", 0, "never"},
-	{"x == 5", "{}", "[]", 0, "never"},
-	{"x < null", "{}", "[]", 0, "never"},
-	{"x >= null", "{\"x\": 1}", "[]", 0, "never"},
-	{"x <= null", "{}", "[]", 0, "never"},
-	{"not (x > 1)", "{}", "[]", 1, "never"},
-	{"not (x == null)", "{\"x\": 1}", "[]", 1, "never"},
-	{"not null", "{}", "[]", 1, "never"},
-	{"not x", "{}", "[]", 1, "never"},
-	{"x and true", "{\"x\": 1}", "[]", 0, "never"},
-	{"x or true", "{}", "[]", 1, "never"},
-	{"null", "{}", "[]", 0, "never"},
-	{"days_since(x) == null", "{}", "[]", 1, "never"},
-	{"days_since(x) == null", "{\"x\": \"yesterday\"}", "[]", 1, "never"},
-	{"days_since(x) > 1", "{\"x\": \"yesterday\"}", "[]", 0, "never"},
-	{"days_since(x) > 1", "{\"x\": true}", "[]", 0, "never"},
-	{"last(purchase) == null", "{}", "[]", 1, "never"},
-	{"last(purchase) == null", "{}", "[[\"purchase\", \"-1d\"]]", 0, "never"},
-	{"last(purchase) != null", "{}", "[[\"purchase\", \"-1d\"]]", 1, "never"},
-	{"sum(purchase.amount, 30d) == null", "{}", "[]", 0, "never"},
-	{"count(purchase, 30d) == 0", "{}", "[]", 1, "never"},
-	{"last(purchase) == null or days_since(last(purchase)) > 90", "{}", "[]", 1, "never"},
-	{"last(purchase) == null or days_since(last(purchase)) > 90", "{}",
-	 "[[\"purchase\", \"-10d\"]]", 0, "+81d"},
+    {"x == null", "{}", "[]", 1, "never"},
+    {"x == null", "{\"x\": null}", "[]", 1, "never"},
+    {"x == null", "{\"x\": 0}", "[]", 0, "never"},
+    {"x == null", "{\"x\": \"\"}", "[]", 0, "never"},
+    {"x == null", "{\"x\": {\"a\": 1}}", "[]", 1, "never"},
+    {"x != null", "{}", "[]", 0, "never"},
+    {"x != null", "{\"x\": 0}", "[]", 1, "never"},
+    {"x != null", "{\"x\": false}", "[]", 1, "never"},
+    {"null == null", "{}", "[]", 1, "never"},
+    {"null != null", "{}", "[]", 0, "never"},
+    {"null == x", "{}", "[]", 1, "never"},
+    {"null != x", "{\"x\": \"a\"}", "[]", 1, "never"},
+    {"x == y", "{}", "[]", 1, "never"},
+    {"x != y", "{}", "[]", 0, "never"},
+    {"x != y", "{\"x\": 1}", "[]", 0, "never"},
+    {"x != 5", "{}", "[]", 0, "never"},
+    {"x == 5", "{}", "[]", 0, "never"},
+    {"x < null", "{}", "[]", 0, "never"},
+    {"x >= null", "{\"x\": 1}", "[]", 0, "never"},
+    {"x <= null", "{}", "[]", 0, "never"},
+    {"not (x > 1)", "{}", "[]", 1, "never"},
+    {"not (x == null)", "{\"x\": 1}", "[]", 1, "never"},
+    {"not null", "{}", "[]", 1, "never"},
+    {"not x", "{}", "[]", 1, "never"},
+    {"x and true", "{\"x\": 1}", "[]", 0, "never"},
+    {"x or true", "{}", "[]", 1, "never"},
+    {"null", "{}", "[]", 0, "never"},
+    {"days_since(x) == null", "{}", "[]", 1, "never"},
+    {"days_since(x) == null", "{\"x\": \"yesterday\"}", "[]", 1, "never"},
+    {"days_since(x) > 1", "{\"x\": \"yesterday\"}", "[]", 0, "never"},
+    {"days_since(x) > 1", "{\"x\": true}", "[]", 0, "never"},
+    {"last(purchase) == null", "{}", "[]", 1, "never"},
+    {"last(purchase) == null", "{}", "[[\"purchase\", \"-1d\"]]", 0, "never"},
+    {"last(purchase) != null", "{}", "[[\"purchase\", \"-1d\"]]", 1, "never"},
+    {"sum(purchase.amount, 30d) == null", "{}", "[]", 0, "never"},
+    {"count(purchase, 30d) == 0", "{}", "[]", 1, "never"},
+    {"last(purchase) == null or days_since(last(purchase)) > 90", "{}", "[]", 1, "never"},
+    {"last(purchase) == null or days_since(last(purchase)) > 90", "{}",
+     "[[\"purchase\", \"-10d\"]]", 0, "+81d"},
 };
 
 static void test_null(void **state)
@@ -349,34 +360,33 @@ static void test_null(void **state)
 }
 
 static const struct eval_case window_cases[] = {
-	{"count(purchase, 30d) > 0", "{}", "[[\"purchase\", \"-10d\"]]", 1, "+20d1s"},
-	{"count(purchase, 30d) > 0", "{}", "[[\"purchase\", \"-30d\"]]", 1, "+1s"},
-	{"count(purchase, 30d) > 0", "{}", "[[\"purchase\", \"-30d1s\"]]", 0, "never"},
-	{"count(purchase, 30d) > 0", "{}", "[[\"purchase\", \"0\"]]", 1, "+30d1s"},
-	{"count(purchase, 30d) >= 2", "{}", "[[\"purchase\", \"-5d\"], [\"purchase\", \"-20d\"]]",
-	 1, "+10d1s"},
-	{"count(purchase, 30d) >= 2", "{}",
-	 "[[\"purchase\", \"-5d\"], [\"purchase\", \"-20d\"], [\"purchase\", \"-40d\"]]", 1,
-	 "+10d1s"},
-	{"count(complaint, 30d) > 0", "{}", "[[\"purchase\", \"-1d\"]]", 0, "never"},
-	{"count(purchase, 1d12h) == 1", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+12h1s"},
-	{"count( purchase , 90m ) == 1", "{}", "[[\"purchase\", \"-1h\"]]", 1, "+30m1s"},
-	{"count(purchase, 30d)", "{}", "[[\"purchase\", \"-1d\"]]", 0, "+29d1s"},
-	{"sum(purchase.amount, 365d) >= 10000", "{}",
-	 "[[\"purchase\", \"-100d\", {\"amount\": 6000}], [\"purchase\", \"-400d\", {\"amount\": "
-	 "9000}], [\"purchase\", \"-2d\", {\"amount\": 5000}]]",
-	 1, "+265d1s"},
-	{"sum(purchase.amount, 365d) >= 10000 and sum(purchase.amount, 365d) < 100000", "{}",
-	 "[[\"purchase\", \"-100d\", {\"amount\": 6000}], [\"purchase\", \"-400d\", {\"amount\": "
-	 "9000}], [\"purchase\", \"-2d\", {\"amount\": 5000}]]",
-	 1, "+265d1s"},
-	{"sum(purchase.amount, 30d) == 0", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+29d1s"},
-	{"sum(order.total, 7d) > 10", "{}", "[[\"order\", \"-1d\", {\"total\": 20}]]", 1, "+6d1s"},
-	{"sum(order.total, 7d) > 10", "{}", "[[\"order\", \"-1d\", {\"amount\": 20}]]", 0, "+6d1s"},
-	{"last(purchase) > last(complaint)", "{}",
-	 "[[\"purchase\", \"-1d\"], [\"complaint\", \"-2d\"]]", 1, "never"},
-	{"last(purchase) == last(purchase)", "{}", "[[\"purchase\", \"-1d\"]]", 1, "never"},
-	{"last(purchase) > 5", "{}", "[[\"purchase\", \"-1d\"]]", 0, "never"},
+    {"count(purchase, 30d) > 0", "{}", "[[\"purchase\", \"-10d\"]]", 1, "+20d1s"},
+    {"count(purchase, 30d) > 0", "{}", "[[\"purchase\", \"-30d\"]]", 1, "+1s"},
+    {"count(purchase, 30d) > 0", "{}", "[[\"purchase\", \"-30d1s\"]]", 0, "never"},
+    {"count(purchase, 30d) > 0", "{}", "[[\"purchase\", \"0\"]]", 1, "+30d1s"},
+    {"count(purchase, 30d) >= 2", "{}", "[[\"purchase\", \"-5d\"], [\"purchase\", \"-20d\"]]", 1,
+     "+10d1s"},
+    {"count(purchase, 30d) >= 2", "{}",
+     "[[\"purchase\", \"-5d\"], [\"purchase\", \"-20d\"], [\"purchase\", \"-40d\"]]", 1, "+10d1s"},
+    {"count(complaint, 30d) > 0", "{}", "[[\"purchase\", \"-1d\"]]", 0, "never"},
+    {"count(purchase, 1d12h) == 1", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+12h1s"},
+    {"count( purchase , 90m ) == 1", "{}", "[[\"purchase\", \"-1h\"]]", 1, "+30m1s"},
+    {"count(purchase, 30d)", "{}", "[[\"purchase\", \"-1d\"]]", 0, "+29d1s"},
+    {"sum(purchase.amount, 365d) >= 10000", "{}",
+     "[[\"purchase\", \"-100d\", {\"amount\": 6000}], [\"purchase\", \"-400d\", {\"amount\": "
+     "9000}], [\"purchase\", \"-2d\", {\"amount\": 5000}]]",
+     1, "+265d1s"},
+    {"sum(purchase.amount, 365d) >= 10000 and sum(purchase.amount, 365d) < 100000", "{}",
+     "[[\"purchase\", \"-100d\", {\"amount\": 6000}], [\"purchase\", \"-400d\", {\"amount\": "
+     "9000}], [\"purchase\", \"-2d\", {\"amount\": 5000}]]",
+     1, "+265d1s"},
+    {"sum(purchase.amount, 30d) == 0", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+29d1s"},
+    {"sum(order.total, 7d) > 10", "{}", "[[\"order\", \"-1d\", {\"total\": 20}]]", 1, "+6d1s"},
+    {"sum(order.total, 7d) > 10", "{}", "[[\"order\", \"-1d\", {\"amount\": 20}]]", 0, "+6d1s"},
+    {"last(purchase) > last(complaint)", "{}",
+     "[[\"purchase\", \"-1d\"], [\"complaint\", \"-2d\"]]", 1, "never"},
+    {"last(purchase) == last(purchase)", "{}", "[[\"purchase\", \"-1d\"]]", 1, "never"},
+    {"last(purchase) > 5", "{}", "[[\"purchase\", \"-1d\"]]", 0, "never"},
 };
 
 static void test_windows(void **state)
@@ -386,59 +396,55 @@ static void test_windows(void **state)
 }
 
 static const struct eval_case days_cases[] = {
-	{"days_since(last(purchase)) > 60", "{}", "[[\"purchase\", \"-100d\"]]", 1, "never"},
-	{"days_since(last(purchase)) > 60", "{}", "[[\"purchase\", \"-50d\"]]", 0, "+11d"},
-	{"days_since(last(purchase)) > 60", "{}", "[[\"purchase\", \"-50d12h\"]]", 0, "+10d12h"},
-	{"days_since(last(purchase)) > 60", "{}", "[]", 0, "never"},
-	{"days_since(last(purchase)) == 3", "{}", "[[\"purchase\", \"-3d6h\"]]", 1, "+18h"},
-	{"days_since(last(purchase)) == 3", "{}", "[[\"purchase\", \"-1d\"]]", 0, "+2d"},
-	{"days_since(last(purchase)) == 3", "{}", "[[\"purchase\", \"-5d\"]]", 0, "never"},
-	{"days_since(last(purchase)) == 3.5", "{}", "[[\"purchase\", \"-1d\"]]", 0, "never"},
-	{"days_since(last(purchase)) != 3", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+2d"},
-	{"days_since(last(purchase)) != 3", "{}", "[[\"purchase\", \"-5d\"]]", 1, "never"},
-	{"days_since(last(purchase)) < 7", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+6d"},
-	{"days_since(last(purchase)) <= 7", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+7d"},
-	{"days_since(last(purchase)) >= 7", "{}", "[[\"purchase\", \"-1d\"]]", 0, "+6d"},
-	{"days_since(last(purchase)) >= 6.5", "{}", "[[\"purchase\", \"-1d\"]]", 0, "+6d"},
-	{"days_since(last(purchase)) > -1", "{}", "[[\"purchase\", \"-1d\"]]", 1, "never"},
-	{"7 > days_since(last(purchase))", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+6d"},
-	{"60 <= days_since(last(purchase))", "{}", "[[\"purchase\", \"-1d\"]]", 0, "+59d"},
-	{"days_since(last(purchase)) > limit", "{\"limit\": 3}", "[[\"purchase\", \"-1d\"]]", 0,
-	 "+3d"},
-	{"days_since(signup) <= 90", "{\"signup\": \"2026-03-05T00:00:00Z\"}", "[]", 1, "+95d"},
-	{"days_since(signup) < 0", "{\"signup\": \"2026-03-01T12:00:00Z\"}", "[]", 1, "+12h"},
-	{"days_since(signup) == 0", "{\"signup\": \"2026-02-28T23:00:00+08:00\"}", "[]", 1,
-	 "+15h"},
-	{"days_since(signup) == 0", "{\"signup\": \"2026-02-28 23:00:00+08:00\"}", "[]", 1,
-	 "+15h"},
-	{"days_since(1772150400) == 2", "{}", "[]", 1, "+1d"},
-	{"days_since(born) == 2", "{\"born\": 1772150400}", "[]", 1, "+1d"},
-	{"days_since(\"2026-02-01\") == 28", "{}", "[]", 1, "+1d"},
-	{"days_since(last(purchase)) > days_since(last(visit))", "{}",
-	 "[[\"purchase\", \"-5d6h\"], [\"visit\", \"-1d\"]]", 1, "+18h"},
-	{"days_since(days_since(last(purchase))) > 0", "{}", "[[\"purchase\", \"-10d\"]]", 1,
-	 "+10s"},
-	{"count(purchase, 30d) > days_since(last(purchase))", "{}",
-	 "[[\"purchase\", \"-1d\"], [\"purchase\", \"-2d\"]]", 1, "+1d"},
-	{"not (days_since(last(purchase)) > 60)", "{}", "[[\"purchase\", \"-50d\"]]", 1, "+11d"},
-	/* and: false holds until the last false operand may change; or mirrors */
-	{"days_since(last(purchase)) > 10 and days_since(last(visit)) > 20", "{}",
-	 "[[\"purchase\", \"-5d\"], [\"visit\", \"-1d\"]]", 0, "+20d"},
-	{"days_since(last(purchase)) > 10 or days_since(last(visit)) > 20", "{}",
-	 "[[\"purchase\", \"-5d\"], [\"visit\", \"-1d\"]]", 0, "+6d"},
-	{"days_since(last(purchase)) < 10 or days_since(last(visit)) < 20", "{}",
-	 "[[\"purchase\", \"-5d\"], [\"visit\", \"-1d\"]]", 1, "+19d"},
-	{"spend_12m > 5 or days_since(last(purchase)) > 10", "{\"spend_12m\": 10}",
-	 "[[\"purchase\", \"-5d\"]]", 1, "never"},
-	{"spend_12m > 5 and days_since(last(purchase)) > 10", "{\"spend_12m\": 1}",
-	 "[[\"purchase\", \"-5d\"]]", 0, "never"},
-	{"days_since(last(purchase)) > 60 or count(complaint, 30d) > 0", "{}",
-	 "[[\"purchase\", \"-50d\"]]", 0, "+11d"},
-	{"days_since(last(purchase)) > 60 or count(complaint, 30d) > 0", "{}",
-	 "[[\"purchase\", \"-50d\"], [\"complaint\", \"-3d\"]]", 1, "+27d1s"},
-	{"count(purchase, 90d) > 0 and days_since(first_purchase_at) <= 90",
-	 "{\"first_purchase_at\": \"2026-01-15T00:00:00+08:00\"}", "[[\"purchase\", \"-10d\"]]",
-	 1, "+45d16h"},
+    {"days_since(last(purchase)) > 60", "{}", "[[\"purchase\", \"-100d\"]]", 1, "never"},
+    {"days_since(last(purchase)) > 60", "{}", "[[\"purchase\", \"-50d\"]]", 0, "+11d"},
+    {"days_since(last(purchase)) > 60", "{}", "[[\"purchase\", \"-50d12h\"]]", 0, "+10d12h"},
+    {"days_since(last(purchase)) > 60", "{}", "[]", 0, "never"},
+    {"days_since(last(purchase)) == 3", "{}", "[[\"purchase\", \"-3d6h\"]]", 1, "+18h"},
+    {"days_since(last(purchase)) == 3", "{}", "[[\"purchase\", \"-1d\"]]", 0, "+2d"},
+    {"days_since(last(purchase)) == 3", "{}", "[[\"purchase\", \"-5d\"]]", 0, "never"},
+    {"days_since(last(purchase)) == 3.5", "{}", "[[\"purchase\", \"-1d\"]]", 0, "never"},
+    {"days_since(last(purchase)) != 3", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+2d"},
+    {"days_since(last(purchase)) != 3", "{}", "[[\"purchase\", \"-5d\"]]", 1, "never"},
+    {"days_since(last(purchase)) < 7", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+6d"},
+    {"days_since(last(purchase)) <= 7", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+7d"},
+    {"days_since(last(purchase)) >= 7", "{}", "[[\"purchase\", \"-1d\"]]", 0, "+6d"},
+    {"days_since(last(purchase)) >= 6.5", "{}", "[[\"purchase\", \"-1d\"]]", 0, "+6d"},
+    {"days_since(last(purchase)) > -1", "{}", "[[\"purchase\", \"-1d\"]]", 1, "never"},
+    {"7 > days_since(last(purchase))", "{}", "[[\"purchase\", \"-1d\"]]", 1, "+6d"},
+    {"60 <= days_since(last(purchase))", "{}", "[[\"purchase\", \"-1d\"]]", 0, "+59d"},
+    {"days_since(last(purchase)) > limit", "{\"limit\": 3}", "[[\"purchase\", \"-1d\"]]", 0, "+3d"},
+    {"days_since(signup) <= 90", "{\"signup\": \"2026-03-05T00:00:00Z\"}", "[]", 1, "+95d"},
+    {"days_since(signup) < 0", "{\"signup\": \"2026-03-01T12:00:00Z\"}", "[]", 1, "+12h"},
+    {"days_since(signup) == 0", "{\"signup\": \"2026-02-28T23:00:00+08:00\"}", "[]", 1, "+15h"},
+    {"days_since(signup) == 0", "{\"signup\": \"2026-02-28 23:00:00+08:00\"}", "[]", 1, "+15h"},
+    {"days_since(1772150400) == 2", "{}", "[]", 1, "+1d"},
+    {"days_since(born) == 2", "{\"born\": 1772150400}", "[]", 1, "+1d"},
+    {"days_since(\"2026-02-01\") == 28", "{}", "[]", 1, "+1d"},
+    {"days_since(last(purchase)) > days_since(last(visit))", "{}",
+     "[[\"purchase\", \"-5d6h\"], [\"visit\", \"-1d\"]]", 1, "+18h"},
+    {"days_since(days_since(last(purchase))) > 0", "{}", "[[\"purchase\", \"-10d\"]]", 1, "+10s"},
+    {"count(purchase, 30d) > days_since(last(purchase))", "{}",
+     "[[\"purchase\", \"-1d\"], [\"purchase\", \"-2d\"]]", 1, "+1d"},
+    {"not (days_since(last(purchase)) > 60)", "{}", "[[\"purchase\", \"-50d\"]]", 1, "+11d"},
+    /* and: false holds until the last false operand may change; or mirrors */
+    {"days_since(last(purchase)) > 10 and days_since(last(visit)) > 20", "{}",
+     "[[\"purchase\", \"-5d\"], [\"visit\", \"-1d\"]]", 0, "+20d"},
+    {"days_since(last(purchase)) > 10 or days_since(last(visit)) > 20", "{}",
+     "[[\"purchase\", \"-5d\"], [\"visit\", \"-1d\"]]", 0, "+6d"},
+    {"days_since(last(purchase)) < 10 or days_since(last(visit)) < 20", "{}",
+     "[[\"purchase\", \"-5d\"], [\"visit\", \"-1d\"]]", 1, "+19d"},
+    {"spend_12m > 5 or days_since(last(purchase)) > 10", "{\"spend_12m\": 10}",
+     "[[\"purchase\", \"-5d\"]]", 1, "never"},
+    {"spend_12m > 5 and days_since(last(purchase)) > 10", "{\"spend_12m\": 1}",
+     "[[\"purchase\", \"-5d\"]]", 0, "never"},
+    {"days_since(last(purchase)) > 60 or count(complaint, 30d) > 0", "{}",
+     "[[\"purchase\", \"-50d\"]]", 0, "+11d"},
+    {"days_since(last(purchase)) > 60 or count(complaint, 30d) > 0", "{}",
+     "[[\"purchase\", \"-50d\"], [\"complaint\", \"-3d\"]]", 1, "+27d1s"},
+    {"count(purchase, 90d) > 0 and days_since(first_purchase_at) <= 90",
+     "{\"first_purchase_at\": \"2026-01-15T00:00:00+08:00\"}", "[[\"purchase\", \"-10d\"]]", 1,
+     "+45d16h"},
 };
 
 static void test_days_since(void **state)
@@ -453,66 +459,66 @@ struct error_case {
 };
 
 static const struct error_case error_cases[] = {
-	{"cnt(purchase, 30d) > 0", "column 1: unknown function \"cnt\""},
-	{"count(purchase, 30d) > 0 and cnt(x, 1d)", "column 30: unknown function \"cnt\""},
-	{"count(purchase, 30x) > 0", "column 17: bad window \"30x\" (use 30d, 12h, 90m)"},
-	{"count(x, 30x)", "column 10: bad window \"30x\" (use 30d, 12h, 90m)"},
-	{"count(purchase, 30)", "column 17: bad window \"30\" (use 30d, 12h, 90m)"},
-	{"count(purchase, -30d)", "column 17: bad window \"-30d\" (use 30d, 12h, 90m)"},
-	{"count(purchase, 1.5d)", "column 17: bad window \"1.5d\" (use 30d, 12h, 90m)"},
-	{"count(p, 1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d)",
-	 "column 10: bad window \"1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d...\" (use 30d, 12h, 90m)"},
-	{"count(purchase, x)", "column 17: expected a window like 30d"},
-	{"count(purchase 30d)", "column 16: expected ',' before the window"},
-	{"count(purchase)", "column 15: expected ',' before the window"},
-	{"count(purchase, 30d", "column 20: expected ')' after arguments"},
-	{"count(purchase, 30d, 5)", "column 20: expected ')' after arguments"},
-	{"count(\"purchase\", 30d)", "column 7: expected an event type"},
-	{"count > 1", "column 7: expected '(' after count"},
-	{"sum(purchase, 30d)", "column 5: expected TYPE.FIELD like purchase.amount"},
-	{"sum(purchase., 30d)", "column 5: expected TYPE.FIELD like purchase.amount"},
-	{"last(30d)", "column 6: expected an event type"},
-	{"last(purchase", "column 14: expected ')' after arguments"},
-	{"days_since()", "column 12: unexpected \")\""},
-	{"days_since(last(purchase) > 3", "column 30: expected ')' after arguments"},
-	{"a > 1 and b ==", "column 15: unexpected end of expression"},
-	{"", "column 1: unexpected end of expression"},
-	{"   ", "column 4: unexpected end of expression"},
-	{"not", "column 4: unexpected end of expression"},
-	{"not not", "column 8: unexpected end of expression"},
-	{"x == 1 and", "column 11: unexpected end of expression"},
-	{"a < b < c", "column 7: comparisons do not chain (use and)"},
-	{"a == b != c", "column 8: comparisons do not chain (use and)"},
-	{"(a > 1", "column 7: expected ')'"},
-	{"()", "column 2: unexpected \")\""},
-	{"a > 1)", "column 6: unexpected \")\""},
-	{"a > 1 b", "column 7: unexpected \"b\""},
-	{"a > 1 AND b", "column 7: unexpected \"AND\""},
-	{"x == true false", "column 11: unexpected \"false\""},
-	{"x == \"a\" \"b\"", "column 10: unexpected string"},
-	{"a == not b", "column 6: unexpected \"not\""},
-	{"a = 1", "column 3: unexpected \"=\" (use ==)"},
-	{"a > 1 && b", "column 7: unexpected \"&\" (use and)"},
-	{"a > 1 || b", "column 7: unexpected \"|\" (use or)"},
-	{"!a", "column 1: unexpected \"!\" (use != or not)"},
-	{"x == -", "column 6: unexpected \"-\""},
-	{"x == \"abc", "column 6: unterminated string"},
-	{"x == 'abc\"", "column 6: unterminated string"},
-	{"x == \"a\\qb\"", "column 8: bad escape \"\\q\""},
-	{"x == 10k", "column 6: bad number \"10k\""},
-	{"x == 1.5.2", "column 6: bad number \"1.5.2\""},
-	{"x == 1e5", "column 6: bad number \"1e5\""},
-	{"x == 1.", "column 6: bad number \"1.\""},
-	{"a>1and b", "column 3: bad number \"1and\""},
-	{"x == \x01", "column 6: unexpected byte 0x01"},
-	{"x == \xff", "column 6: unexpected byte 0xff"},
-	{"x == \xe4\xb8", "column 6: unexpected byte 0xe4"},
-	{"city == \"上海\" and", "column 17: unexpected end of expression"},
-	{"city == “上海”", "column 9: unexpected character \"“\""},
-	{"名字 == 1", "column 1: unexpected character \"名\""},
-	{"a > 1 and b（", "column 12: unexpected character \"（\""},
-	{"x > 1 aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeee",
-	 "column 7: unexpected \"aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd...\""},
+    {"cnt(purchase, 30d) > 0", "column 1: unknown function \"cnt\""},
+    {"count(purchase, 30d) > 0 and cnt(x, 1d)", "column 30: unknown function \"cnt\""},
+    {"count(purchase, 30x) > 0", "column 17: bad window \"30x\" (use 30d, 12h, 90m)"},
+    {"count(x, 30x)", "column 10: bad window \"30x\" (use 30d, 12h, 90m)"},
+    {"count(purchase, 30)", "column 17: bad window \"30\" (use 30d, 12h, 90m)"},
+    {"count(purchase, -30d)", "column 17: bad window \"-30d\" (use 30d, 12h, 90m)"},
+    {"count(purchase, 1.5d)", "column 17: bad window \"1.5d\" (use 30d, 12h, 90m)"},
+    {"count(p, 1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d)",
+     "column 10: bad window \"1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d...\" (use 30d, 12h, 90m)"},
+    {"count(purchase, x)", "column 17: expected a window like 30d"},
+    {"count(purchase 30d)", "column 16: expected ',' before the window"},
+    {"count(purchase)", "column 15: expected ',' before the window"},
+    {"count(purchase, 30d", "column 20: expected ')' after arguments"},
+    {"count(purchase, 30d, 5)", "column 20: expected ')' after arguments"},
+    {"count(\"purchase\", 30d)", "column 7: expected an event type"},
+    {"count > 1", "column 7: expected '(' after count"},
+    {"sum(purchase, 30d)", "column 5: expected TYPE.FIELD like purchase.amount"},
+    {"sum(purchase., 30d)", "column 5: expected TYPE.FIELD like purchase.amount"},
+    {"last(30d)", "column 6: expected an event type"},
+    {"last(purchase", "column 14: expected ')' after arguments"},
+    {"days_since()", "column 12: unexpected \")\""},
+    {"days_since(last(purchase) > 3", "column 30: expected ')' after arguments"},
+    {"a > 1 and b ==", "column 15: unexpected end of expression"},
+    {"", "column 1: unexpected end of expression"},
+    {"   ", "column 4: unexpected end of expression"},
+    {"not", "column 4: unexpected end of expression"},
+    {"not not", "column 8: unexpected end of expression"},
+    {"x == 1 and", "column 11: unexpected end of expression"},
+    {"a < b < c", "column 7: comparisons do not chain (use and)"},
+    {"a == b != c", "column 8: comparisons do not chain (use and)"},
+    {"(a > 1", "column 7: expected ')'"},
+    {"()", "column 2: unexpected \")\""},
+    {"a > 1)", "column 6: unexpected \")\""},
+    {"a > 1 b", "column 7: unexpected \"b\""},
+    {"a > 1 AND b", "column 7: unexpected \"AND\""},
+    {"x == true false", "column 11: unexpected \"false\""},
+    {"x == \"a\" \"b\"", "column 10: unexpected string"},
+    {"a == not b", "column 6: unexpected \"not\""},
+    {"a = 1", "column 3: unexpected \"=\" (use ==)"},
+    {"a > 1 && b", "column 7: unexpected \"&\" (use and)"},
+    {"a > 1 || b", "column 7: unexpected \"|\" (use or)"},
+    {"!a", "column 1: unexpected \"!\" (use != or not)"},
+    {"x == -", "column 6: unexpected \"-\""},
+    {"x == \"abc", "column 6: unterminated string"},
+    {"x == 'abc\"", "column 6: unterminated string"},
+    {"x == \"a\\qb\"", "column 8: bad escape \"\\q\""},
+    {"x == 10k", "column 6: bad number \"10k\""},
+    {"x == 1.5.2", "column 6: bad number \"1.5.2\""},
+    {"x == 1e5", "column 6: bad number \"1e5\""},
+    {"x == 1.", "column 6: bad number \"1.\""},
+    {"a>1and b", "column 3: bad number \"1and\""},
+    {"x == \x01", "column 6: unexpected byte 0x01"},
+    {"x == \xff", "column 6: unexpected byte 0xff"},
+    {"x == \xe4\xb8", "column 6: unexpected byte 0xe4"},
+    {"city == \"上海\" and", "column 17: unexpected end of expression"},
+    {"city == “上海”", "column 9: unexpected character \"“\""},
+    {"名字 == 1", "column 1: unexpected character \"名\""},
+    {"a > 1 and b（", "column 12: unexpected character \"（\""},
+    {"x > 1 aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeee",
+     "column 7: unexpected \"aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd...\""},
 };
 
 static void test_parse_errors(void **state)
@@ -618,11 +624,11 @@ static void test_foreach_ref(void **state)
 	static const struct {
 		const char *src, *refs;
 	} cases[] = {
-		{"spend_12m > 1 and count(purchase, 30d) > 0 or days_since(last(complaint)) < 3 "
-		 "or sum(order.total, 7d) > tier",
-		 "a:spend_12m e:purchase e:complaint e:order a:tier"},
-		{"1 == 1", ""},
-		{"not (stats.rfm == \"上海\") and days_since(signup) > 2", "a:stats.rfm a:signup"},
+	    {"spend_12m > 1 and count(purchase, 30d) > 0 or days_since(last(complaint)) < 3 "
+	     "or sum(order.total, 7d) > tier",
+	     "a:spend_12m e:purchase e:complaint e:order a:tier"},
+	    {"1 == 1", ""},
+	    {"not (stats.rfm == \"上海\") and days_since(signup) > 2", "a:stats.rfm a:signup"},
 	};
 	(void)state;
 
@@ -643,9 +649,12 @@ static void test_callback_failure(void **state)
 	static const struct {
 		const char *src, *msg;
 	} cases[] = {
-		{"count(purchase, 30d) > 0", "count(purchase, 30d): event lookup failed"},
-		{"sum(purchase.amount, 1d12h) > 0", "sum(purchase.amount, 36h): event lookup failed"},
-		{"x == 1 or days_since(last(visit)) > 1", "last(visit): event lookup failed"},
+	    {"count(purchase, 30d) > 0", "count(purchase, 30d): event lookup failed"},
+	    {"sum(purchase.amount, 1d12h) > 0", "sum(purchase.amount, 36h): event lookup failed"},
+	    {"x == 1 or days_since(last(visit)) > 1", "last(visit): event lookup failed"},
+	    {"count(purchase, 30d) > 0", "count(purchase, 30d): store: disk I/O error"},
+	    {"sum(purchase.amount, 1d12h) > 0", "sum(purchase.amount, 36h): store: disk I/O error"},
+	    {"last(visit) == null", "last(visit): store: disk I/O error"},
 	};
 	(void)state;
 
@@ -659,6 +668,8 @@ static void test_callback_failure(void **state)
 		assert_non_null(x);
 		fake_load(&f, "{}", "[]");
 		f.fail = 1;
+		f.err = i >= 3 ? &e : NULL;
+		snprintf(e.msg, sizeof(e.msg), "stale");
 		env = fake_env(&f);
 		assert_int_equal(expr_eval(x, &env, NOW, &r, &next, &e), -1);
 		assert_string_equal(e.msg, cases[i].msg);
@@ -694,7 +705,6 @@ static const char *pick(const char *const *v, size_t n)
 
 static const char *const ops[] = {"==", "!=", "<", "<=", ">", ">="};
 static const char *const types[] = {"purchase", "complaint", "visit"};
-static const char *const wins[] = {"1h", "90m", "1d", "1d12h", "7d", "30d", "45d"};
 
 /* gen_atom - one comparison; *exact when next_change must be exact for it */
 static void gen_atom(struct buf *b, int *exact)
@@ -704,11 +714,11 @@ static void gen_atom(struct buf *b, int *exact)
 	snprintf(c, sizeof(c), rnd() % 4 ? "%d" : "%d.5", (int)rnd_in(-2, 120));
 	switch (rnd() % 13) {
 	case 0:
-		buf_printf(b, "count(%s, %s) %s %d", PICK(types), PICK(wins), PICK(ops),
+		buf_printf(b, "count(%s, %s) %s %d", PICK(types), pick(windows, 7), PICK(ops),
 			   (int)rnd_in(0, 3));
 		break;
 	case 1:
-		buf_printf(b, "sum(purchase.amount, %s) %s %d", PICK(wins), PICK(ops),
+		buf_printf(b, "sum(purchase.amount, %s) %s %d", pick(windows, 7), PICK(ops),
 			   (int)rnd_in(0, 6) * 500);
 		break;
 	case 2:
@@ -738,7 +748,7 @@ static void gen_atom(struct buf *b, int *exact)
 		buf_printf(b, "spend_12m %s %d", PICK(ops), (int)rnd_in(0, 3) * 500);
 		break;
 	case 9:
-		buf_printf(b, "count(visit, %s) %s days_since(last(purchase))", PICK(wins),
+		buf_printf(b, "count(visit, %s) %s days_since(last(purchase))", pick(windows, 7),
 			   PICK(ops));
 		break;
 	case 10:
@@ -748,8 +758,8 @@ static void gen_atom(struct buf *b, int *exact)
 		buf_printf(b, "days_since(last(%s)) %s spend_12m", PICK(types), PICK(ops));
 		break;
 	default:
-		buf_printf(b, "sum(purchase.amount, %s) %s count(purchase, %s)", PICK(wins),
-			   PICK(ops), PICK(wins));
+		buf_printf(b, "sum(purchase.amount, %s) %s count(purchase, %s)", pick(windows, 7),
+			   PICK(ops), pick(windows, 7));
 		break;
 	}
 }
@@ -811,13 +821,20 @@ static void gen_fake(struct fake *f, int64_t now)
 		break;
 	}
 	if (rnd() % 2)
-		json_object_set_new(f->attrs, "born", json_integer(now - rnd_in(-5 * DAY, 100 * DAY)));
+		json_object_set_new(f->attrs, "born",
+				    json_integer(now - rnd_in(-5 * DAY, 100 * DAY)));
 	for (int i = 0; i < n; i++) {
 		int64_t at;
 		switch (rnd() % 8) {
-		case 0: at = now; break;
-		case 1: at = now - windows[rnd() % 7]; break;
-		default: at = now - rnd_in(0, 150 * DAY); break;
+		case 0:
+			at = now;
+			break;
+		case 1:
+			at = now - window(rnd() % 7);
+			break;
+		default:
+			at = now - rnd_in(0, 150 * DAY);
+			break;
 		}
 		fake_add(f, PICK(types), at, json_pack("{s:i}", "amount", (int)rnd_in(0, 4) * 500));
 	}
@@ -867,15 +884,15 @@ static void test_next_change_property(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic),
-		cmocka_unit_test(test_null),
-		cmocka_unit_test(test_windows),
-		cmocka_unit_test(test_days_since),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_foreach_ref),
-		cmocka_unit_test(test_callback_failure),
-		cmocka_unit_test(test_next_change_property),
+	    cmocka_unit_test(test_basic),
+	    cmocka_unit_test(test_null),
+	    cmocka_unit_test(test_windows),
+	    cmocka_unit_test(test_days_since),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_foreach_ref),
+	    cmocka_unit_test(test_callback_failure),
+	    cmocka_unit_test(test_next_change_property),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
