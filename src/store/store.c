@@ -75,6 +75,28 @@ static int run(struct store *s, struct store_stmt *st, struct err *e)
 	return rc < 0 ? -1 : 0;
 }
 
+/* rows - step st to the end, filling one element of size bytes per row
+ * with fill; *out is owned by the caller even on failure (with *n filled) */
+static int rows(struct store *s, struct store_stmt *st, size_t size,
+		void (*fill)(struct store *s, struct store_stmt *st, void *slot), void **out,
+		size_t *n, struct err *e)
+{
+	char *v = NULL;
+	size_t cap = 0;
+	int rc;
+	*n = 0;
+	while ((rc = step(s, st, e)) == 1) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * size);
+		}
+		fill(s, st, v + (*n)++ * size);
+	}
+	done(s, st);
+	*out = v;
+	return rc < 0 ? -1 : 0;
+}
+
 struct store *store_open(const char *url, struct err *e)
 {
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
@@ -505,29 +527,24 @@ void event_rows_free(struct event_row *r, size_t n)
 	free(r);
 }
 
+static void fill_event(struct store *s, struct store_stmt *st, void *slot)
+{
+	struct event_row *r = slot;
+	r->id = cint(s, st, 0);
+	event_from_row(s, st, 1, &r->ev);
+}
+
 static int event_rows(struct store *s, struct store_stmt *st, struct event_row **out, size_t *n,
 		      struct err *e)
 {
-	size_t cap = 0;
-	int rc;
-	*out = NULL;
-	*n = 0;
-	while ((rc = step(s, st, e)) == 1) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*out = xrealloc(*out, cap * sizeof(**out));
-		}
-		(*out)[*n].id = cint(s, st, 0);
-		event_from_row(s, st, 1, &(*out)[*n].ev);
-		(*n)++;
-	}
-	done(s, st);
-	if (rc < 0) {
-		event_rows_free(*out, *n);
+	void *v;
+	if (rows(s, st, sizeof(**out), fill_event, &v, n, e) < 0) {
+		event_rows_free(v, *n);
 		*out = NULL;
 		*n = 0;
 		return -1;
 	}
+	*out = v;
 	return 0;
 }
 
@@ -683,26 +700,21 @@ int store_event_between(struct store *s, const char *contact, char *const *types
 
 /* ---- segments ---- */
 
+static void fill_string(struct store *s, struct store_stmt *st, void *slot)
+{
+	*(char **)slot = cdup(s, st, 0);
+}
+
 static int strings(struct store *s, struct store_stmt *st, char ***out, size_t *n, struct err *e)
 {
-	size_t cap = 0;
-	int rc;
-	*out = NULL;
-	*n = 0;
-	while ((rc = step(s, st, e)) == 1) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*out = xrealloc(*out, cap * sizeof(**out));
-		}
-		(*out)[(*n)++] = cdup(s, st, 0);
-	}
-	done(s, st);
-	if (rc < 0) {
-		strv_free(*out, *n);
+	void *v;
+	if (rows(s, st, sizeof(**out), fill_string, &v, n, e) < 0) {
+		strv_free(v, *n);
 		*out = NULL;
 		*n = 0;
 		return -1;
 	}
+	*out = v;
 	return 0;
 }
 
@@ -919,27 +931,22 @@ void send_rows_free(struct send_row *r, size_t n)
 	free(r);
 }
 
+static void fill_send(struct store *s, struct store_stmt *st, void *slot)
+{
+	send_from_row(s, st, slot);
+}
+
 static int send_rows(struct store *s, struct store_stmt *st, struct send_row **out, size_t *n,
 		     struct err *e)
 {
-	size_t cap = 0;
-	int rc;
-	*out = NULL;
-	*n = 0;
-	while ((rc = step(s, st, e)) == 1) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*out = xrealloc(*out, cap * sizeof(**out));
-		}
-		send_from_row(s, st, &(*out)[(*n)++]);
-	}
-	done(s, st);
-	if (rc < 0) {
-		send_rows_free(*out, *n);
+	void *v;
+	if (rows(s, st, sizeof(**out), fill_send, &v, n, e) < 0) {
+		send_rows_free(v, *n);
 		*out = NULL;
 		*n = 0;
 		return -1;
 	}
+	*out = v;
 	return 0;
 }
 
