@@ -12,8 +12,10 @@
  * Security: environment values are secrets. A message that quotes a value
  * quotes it as written in the file, never expanded. Template and transport
  * names end up in paths and URLs, so they are limited to [A-Za-z0-9_.-] and
- * may not start with a dot. Aliases are expanded with a node budget, so a
- * "billion laughs" file fails instead of eating memory.
+ * may not start with a dot. Aliases are expanded with a node budget and a
+ * depth limit, so a "billion laughs" or self-referencing file fails instead
+ * of eating memory. Input that is not UTF-8 is refused before libfyaml sees
+ * it (0.7.12 can loop forever on a malformed directive line).
  */
 #include "config.h"
 
@@ -35,9 +37,9 @@
 #include "tz.h"
 #include "xmalloc.h"
 
-#define MAX_DEPTH 64      /* nesting, aliases and merges included */
-#define MAX_NODES 200000  /* nodes after alias expansion */
-#define QSLOTS 8          /* quoted strings alive in one message */
+#define MAX_DEPTH 64	 /* nesting, aliases and merges included */
+#define MAX_NODES 200000 /* nodes after alias expansion */
+#define QSLOTS 8	 /* quoted strings alive in one message */
 #define QLEN 128
 
 #define DEFAULT_STORE "var/outreach.db"
@@ -51,33 +53,33 @@ struct loader {
 	const char *file;
 	struct diag *d;
 	struct config *c;
-	json_t *raw;    /* pointer -> string as written, for values that had ${...} */
+	json_t *raw;	/* pointer -> string as written, for values that had ${...} */
 	json_t *tnames; /* every transport name declared, usable or not */
 	json_t *snames; /* every segment name declared */
 	size_t nodes;
-	int too_big;	/* the budget message was given */
-	int alias_line; /* where the outermost alias being expanded is used */
+	int too_big;			     /* the budget message was given */
+	int alias_line;			     /* where the outermost alias being expanded is used */
 	struct fy_node *open[MAX_DEPTH + 8]; /* collections being converted */
 	int nopen;
 	char q[QSLOTS][QLEN];
 	int qnext;
 };
 
-static const char *const top_keys[] = {"store",	     "templates", "timezone", "tracking",
-				       "policies",   "transports", "segments", "campaigns",
-				       "encrypt",    "log_pii",	   NULL};
+static const char *const top_keys[] = {"store",	   "templates",	 "timezone", "tracking",
+				       "policies", "transports", "segments", "campaigns",
+				       "encrypt",  "log_pii",	 NULL};
 static const char *const tracking_keys[] = {"base_url", "secret_env", NULL};
 static const char *const campaign_keys[] = {"class", "trigger", "goal", "holdout", "steps", NULL};
 static const char *const trigger_keys[] = {"event", "segment", "every", "where", NULL};
 static const char *const goal_keys[] = {"event", "within", NULL};
-static const char *const step_keys[] = {"after",    "channels", "template", "variants",
-					"expire",   "unless",	NULL};
+static const char *const step_keys[] = {"after",  "channels", "template", "variants",
+					"expire", "unless",   NULL};
 static const char *const transport_kinds[] = {"smtp", "http", "webhook", "outbox", NULL};
 
 /* ---- messages ---- */
 
 static void problem(struct loader *ld, int warn, int line, const char *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 static void problem(struct loader *ld, int warn, int line, const char *ctx, const char *fmt, ...)
 {
@@ -294,7 +296,8 @@ static json_t *plain_value(const char *s, size_t n)
 	if (n > 2 && tmp[0] == '0' && (tmp[1] == 'x' || tmp[1] == 'o')) {
 		int base = tmp[1] == 'x' ? 16 : 8;
 		for (i = 2; i < n; i++)
-			if (base == 16 ? !isxdigit((unsigned char)tmp[i]) : (tmp[i] < '0' || tmp[i] > '7'))
+			if (base == 16 ? !isxdigit((unsigned char)tmp[i])
+				       : (tmp[i] < '0' || tmp[i] > '7'))
 				return NULL;
 		errno = 0;
 		long long v = strtoll(tmp + 2, &end, base);
@@ -326,8 +329,8 @@ static int env_expand(struct loader *ld, const char *s, size_t n, int line, stru
 				if (val)
 					buf_puts(out, val);
 				else
-					problem(ld, 1, line, NULL, "environment variable %s is not set",
-						name);
+					problem(ld, 1, line, NULL,
+						"environment variable %s is not set", name);
 				free(name);
 				changed = 1;
 				i = j + 1;
@@ -445,7 +448,8 @@ static void merge(struct loader *ld, json_t *o, struct fy_node *v, struct buf *p
 			if (item && fy_node_is_mapping(item))
 				map_into(ld, o, item, p, il, depth + 1);
 			else
-				problem(ld, 0, il, NULL, "<< takes a mapping or a list of mappings");
+				problem(ld, 0, il, NULL,
+					"<< takes a mapping or a list of mappings");
 		}
 		return;
 	}
@@ -544,8 +548,8 @@ static json_t *to_json(struct loader *ld, struct fy_node *fyn, struct buf *p, in
 		while ((item = fy_node_sequence_iterate(fyn, &it))) {
 			size_t mark = p->len;
 			ptr_index(p, i++);
-			json_array_append_new(a, to_json(ld, item, p, node_line(item, line, 0),
-							 depth + 1));
+			json_array_append_new(
+			    a, to_json(ld, item, p, node_line(item, line, 0), depth + 1));
 			ptr_pop(p, mark);
 		}
 		ld->nopen--;
@@ -687,7 +691,8 @@ int config_percent(const json_t *v, double *out)
  * each name with its pointer in p. */
 static int str_list(struct loader *ld, const char *ctx, json_t *o, struct buf *p, const char *key,
 		    char ***out, size_t *nout,
-		    void (*check)(struct loader *, const char *ctx, const char *name, struct buf *p))
+		    void (*check)(struct loader *, const char *ctx, const char *name,
+				  struct buf *p))
 {
 	json_t *v = json_object_get(o, key);
 	size_t mark = p->len;
@@ -735,7 +740,8 @@ static int str_list(struct loader *ld, const char *ctx, json_t *o, struct buf *p
 static void check_channel(struct loader *ld, const char *ctx, const char *name, struct buf *p)
 {
 	if (!json_object_get(ld->tnames, name))
-		problem(ld, 0, at_line(ld, p), ctx, "unknown transport %s in channels", q(ld, name));
+		problem(ld, 0, at_line(ld, p), ctx, "unknown transport %s in channels",
+			q(ld, name));
 }
 
 static void load_tracking(struct loader *ld, json_t *root, struct buf *p)
@@ -786,8 +792,8 @@ static void load_transport(struct loader *ld, const char *name, json_t *v, struc
 
 	json_object_set_new(ld->tnames, name, json_true());
 	if (!name_ok(name))
-		problem(ld, 0, line, NULL, "bad transport name %s (use letters, digits, _, - and .)",
-			q(ld, name));
+		problem(ld, 0, line, NULL,
+			"bad transport name %s (use letters, digits, _, - and .)", q(ld, name));
 	if (!json_is_object(v)) {
 		problem(ld, 0, line, NULL, "%s must be a mapping", ctx);
 		return;
@@ -802,7 +808,7 @@ static void load_transport(struct loader *ld, const char *name, json_t *v, struc
 	if (r <= 0 || !in_list(kind, transport_kinds))
 		return;
 
-	int channel = strcmp(kind, "smtp") == 0	   ? CHANNEL_EMAIL
+	int channel = strcmp(kind, "smtp") == 0	     ? CHANNEL_EMAIL
 		      : strcmp(kind, "http") == 0    ? CHANNEL_SMS
 		      : strcmp(kind, "webhook") == 0 ? CHANNEL_CHAT
 						     : -1;
@@ -853,7 +859,8 @@ static void load_transports(struct loader *ld, json_t *root, struct buf *p)
 		return;
 	ptr_key(p, "transports");
 	if (!json_is_object(ts)) {
-		problem(ld, 0, at_line(ld, p), NULL, "transports must be a mapping of name to transport");
+		problem(ld, 0, at_line(ld, p), NULL,
+			"transports must be a mapping of name to transport");
 		ptr_pop(p, mark);
 		return;
 	}
@@ -878,7 +885,8 @@ static void load_segments(struct loader *ld, json_t *root, struct buf *p)
 		return;
 	ptr_key(p, "segments");
 	if (!json_is_object(ss)) {
-		problem(ld, 0, at_line(ld, p), NULL, "segments must be a mapping of name to expression");
+		problem(ld, 0, at_line(ld, p), NULL,
+			"segments must be a mapping of name to expression");
 		ptr_pop(p, mark);
 		return;
 	}
@@ -958,7 +966,8 @@ static void load_trigger(struct loader *ld, struct campaign_conf *cc, const char
 	int64_t every = 0;
 	int rv = get_duration(ld, ctx, t, p, "every", &every);
 	if (rv > 0 && every <= 0) {
-		problem(ld, 0, key_line(ld, p, "every"), ctx, "trigger every must be longer than 0");
+		problem(ld, 0, key_line(ld, p, "every"), ctx,
+			"trigger every must be longer than 0");
 	} else if (rv > 0 && rs == 0) {
 		problem(ld, 0, key_line(ld, p, "every"), ctx, "trigger every needs a segment");
 	} else if (rv > 0) {
@@ -988,7 +997,8 @@ static void load_goal(struct loader *ld, struct campaign_conf *cc, const char *c
 	ptr_key(p, "goal");
 	int line = at_line(ld, p);
 	if (!json_is_object(g)) {
-		problem(ld, 0, line, ctx, "goal must be a mapping like {event: purchase, within: 30d}");
+		problem(ld, 0, line, ctx,
+			"goal must be a mapping like {event: purchase, within: 30d}");
 		ptr_pop(p, mark);
 		return;
 	}
@@ -1141,7 +1151,8 @@ static void load_campaign(struct loader *ld, const char *name, json_t *o, struct
 
 	json_t *steps = json_object_get(o, "steps"), *st;
 	size_t mark = p->len, i;
-	if (!steps || json_is_null(steps) || (json_is_array(steps) && json_array_size(steps) == 0)) {
+	if (!steps || json_is_null(steps) ||
+	    (json_is_array(steps) && json_array_size(steps) == 0)) {
 		problem(ld, 0, steps ? key_line(ld, p, "steps") : line, ctx,
 			"needs at least one step");
 		return;
@@ -1171,7 +1182,8 @@ static void load_campaigns(struct loader *ld, json_t *root, struct buf *p)
 		return;
 	ptr_key(p, "campaigns");
 	if (!json_is_object(cs)) {
-		problem(ld, 0, at_line(ld, p), NULL, "campaigns must be a mapping of name to campaign");
+		problem(ld, 0, at_line(ld, p), NULL,
+			"campaigns must be a mapping of name to campaign");
 		ptr_pop(p, mark);
 		return;
 	}
@@ -1186,8 +1198,7 @@ static void load_campaigns(struct loader *ld, json_t *root, struct buf *p)
 	ptr_pop(p, mark);
 }
 
-static void top_string(struct loader *ld, json_t *root, struct buf *p, const char *key,
-		       char **out)
+static void top_string(struct loader *ld, json_t *root, struct buf *p, const char *key, char **out)
 {
 	const char *s;
 	if (get_str(ld, NULL, root, p, key, &s) <= 0)
@@ -1265,8 +1276,58 @@ static void yaml_errors(struct fy_diag *fd, const char *name, struct diag *d)
 		diag_error(d, name, 0, "cannot parse as YAML");
 }
 
+/* utf8_line - 0 when data is well-formed UTF-8 (no overlong forms, no
+ * surrogates), else the 1-based line of the first bad byte */
+static int utf8_line(const unsigned char *s, size_t n)
+{
+	int line = 1;
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t k;
+		uint32_t cp;
+		if (c == '\n')
+			line++;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			k = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3;
+			cp = c & 0x07;
+		} else {
+			return line;
+		}
+		if (n - i <= k)
+			return line;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return line;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return line;
+		i += k + 1;
+	}
+	return 0;
+}
+
 struct config *config_load_mem(const char *name, const char *data, size_t len, struct diag *d)
 {
+	/* checked before libfyaml sees it: 0.7.12 loops forever on some
+	 * malformed bytes in a directive line */
+	int bad = utf8_line((const unsigned char *)data, len);
+	if (bad) {
+		diag_error(d, name, bad, "not valid UTF-8");
+		return NULL;
+	}
 	struct fy_diag_cfg dc;
 	fy_diag_cfg_default(&dc);
 	dc.fp = NULL;
@@ -1325,7 +1386,7 @@ struct config *config_load_mem(const char *name, const char *data, size_t len, s
 	}
 	if (more) {
 		const struct fy_mark *m =
-			fy_document_state_start_mark(fy_document_get_document_state(more));
+		    fy_document_state_start_mark(fy_document_get_document_state(more));
 		problem(&ld, 0, m ? m->line + 1 : node_line(fy_document_root(more), 0, 0), NULL,
 			"a second YAML document (only one is allowed)");
 		fy_parse_document_destroy(fyp, more);
