@@ -56,6 +56,16 @@ static void import_args(struct cli *c, int first, const char **file, const char 
 		cli_usage_error("usage: outreach %s FILE", what);
 }
 
+/* import_refused - a file with bad rows and no --skip-bad: say so, change nothing */
+static int import_refused(const char *file, struct diag *d, struct config *cfg)
+{
+	fprintf(stderr, "outreach: %s: nothing imported (%d problem%s)\n", file, d->errors,
+		d->errors == 1 ? "" : "s");
+	diag_release(d);
+	config_free(cfg);
+	return EXIT_USAGE;
+}
+
 static int contacts_import(struct cli *c)
 {
 	const char *file, *format = NULL;
@@ -69,13 +79,8 @@ static int contacts_import(struct cli *c)
 	int64_t now = time_now();
 	int rc = import_contacts(file, format, skip_bad, &cs, &n, &d);
 	diag_print(&d);
-	if (rc < 0) {
-		fprintf(stderr, "outreach: %s: nothing imported (%d problem%s)\n", file, d.errors,
-			d.errors == 1 ? "" : "s");
-		diag_release(&d);
-		config_free(cfg);
-		return EXIT_USAGE;
-	}
+	if (rc < 0)
+		return import_refused(file, &d, cfg);
 	struct store *s = cli_store(cfg, 1);
 	struct err e = {{0}};
 	rc = store_begin(s, &e);
@@ -253,13 +258,8 @@ int cmd_events(struct cli *c)
 	int64_t now = time_now();
 	int rc = import_events(file, skip_bad, now, &ev, &n, &d);
 	diag_print(&d);
-	if (rc < 0) {
-		fprintf(stderr, "outreach: %s: nothing imported (%d problem%s)\n", file, d.errors,
-			d.errors == 1 ? "" : "s");
-		diag_release(&d);
-		config_free(cfg);
-		return EXIT_USAGE;
-	}
+	if (rc < 0)
+		return import_refused(file, &d, cfg);
 	struct store *s = cli_store(cfg, 1);
 	rc = add_events(s, file, ev, n, now, &added);
 	if (rc == 0)
