@@ -2,16 +2,17 @@
 .DEFAULT_GOAL := all
 .SUFFIXES:
 
-PKGS     := sqlite3 jansson libfyaml icu-uc icu-i18n openssl
+PKGS     := sqlite3 jansson libfyaml icu-uc icu-i18n openssl libcurl
 DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
-            libfyaml-dev libicu-dev libssl-dev libcmocka-dev python3
+            libfyaml-dev libicu-dev libssl-dev libcmocka-dev python3 \
+            libcurl4-openssl-dev libesmtp-dev openssl python3-aiosmtpd python3-dkim
 
 CC       ?= cc
 OPT      ?= -O2 -g
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   := $(OPT) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS   := $(PKG_LIBS) -lm -lpthread
+LDLIBS   := $(PKG_LIBS) -lesmtp -lm -lpthread
 
 LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))

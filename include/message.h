@@ -22,6 +22,8 @@ struct message {
 	const char *html;        /* email HTML alternative, MAY be NULL */
 	const char *message_id;  /* email: "<id@domain>", the store keeps it */
 	const char *unsubscribe_url; /* MAY be NULL */
+	const char *token;       /* the send's signed bounce token (track.h, kind 'b'):
+	                          * `{token}` in an smtp return_path (VERP); MAY be NULL */
 	int marketing;           /* 1: List-Unsubscribe headers on email */
 	const char *campaign;
 	int step;

@@ -1,7 +1,8 @@
 /* track.h - signed tokens for tracking, unsubscribe and survey links.
  *
  * A token is "KIND SEND . LINK . MAC": KIND one letter (o open, c click,
- * u unsubscribe, s survey), SEND the send id, LINK the link's index (0 when
+ * u unsubscribe, s survey, b bounce: the
+ * VERP return path), SEND the send id, LINK the link's index (0 when
  * none), MAC the first 20 hex digits of HMAC-SHA256(secret, "KIND.SEND.LINK").
  */
 #ifndef OUTREACH_TRACK_H

@@ -1,11 +1,16 @@
 /* transport.h - delivery agents, one const ops table per kind.
  *
- * A transport delivers one message and reports OK, DEFER or FAIL with a code
- * and a one-line reason (Postfix's delivery status). It never retries,
- * never reads the store, never applies policy: the worker owns that.
+ * A transport delivers messages and reports, for each, OK, DEFER or FAIL
+ * with a code and a one-line reason (Postfix's delivery status). It never
+ * retries, never reads the store, never applies policy: the worker owns
+ * that. A kind implements `deliver` for a batch of messages, synchronously;
+ * this module runs each transport's deliveries on its own threads (the
+ * kind says how many) behind a queue, so the worker submits jobs and
+ * collects finished ones without waiting on the network.
  */
 #ifndef OUTREACH_TRANSPORT_H
 #define OUTREACH_TRANSPORT_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -20,21 +25,42 @@ enum delivery_status {
 
 struct delivery {
 	enum delivery_status status;
-	char code[32];         /* "250", "http 429", "io" */
-	char reason[256];      /* one line, the server's words where there are any */
+	char code[32];         /* "250", "550 5.1.1", "http 429", "timeout", "connect" */
+	char reason[256];      /* one line, the server's words where there are any;
+	                        * never a secret (no URL query, no password) */
 	char provider_id[128]; /* the provider's message id, "" when none */
 	int64_t retry_after;   /* seconds the server asked to wait, 0 = none */
+	int hard_bounce;       /* FAIL only: the address itself is bad (SMTP 5.1.x
+	                        * on the recipient); the worker suppresses it */
 };
+
+/* create flags */
+#define TRANSPORT_CHECK 1 /* validate only (`outreach check`): secrets from the
+                           * environment are not required, nothing is opened */
 
 struct transport_ops {
 	const char *kind; /* "outbox", "smtp", ... */
-	/* create - MUST: validate conf (errors name the config line through
-	 * config_line), allocate state. */
-	int (*create)(const struct config *cfg, const struct transport_conf *conf, void **state,
-		      struct err *e);
-	/* deliver - MUST: deliver m once and fill d. Returns 0 whenever d was
-	 * filled (whatever its status); -1 only on a broken invariant. */
-	int (*deliver)(void *state, const struct message *m, int64_t now, struct delivery *d);
+	/* create - MUST: validate conf and allocate state. Errors name the
+	 * option's config line: use transport_conf_err. MUST NOT connect
+	 * anywhere. With TRANSPORT_CHECK set, *state MAY be left NULL. */
+	int (*create)(const struct config *cfg, const struct transport_conf *conf, int flags,
+		      void **state, struct err *e);
+	/* deliver - MUST: deliver each of the n messages once and fill d[i]
+	 * for each, whatever its status; d[] arrives zeroed. MAY deliver
+	 * several at once and several over one connection or session. Calls
+	 * run on up to `threads` threads at once, so anything in state that a
+	 * call changes needs a lock. Messages are borrowed for the call.
+	 * Returns 0 whenever every d[i] was filled; -1 only on a broken
+	 * invariant. */
+	int (*deliver)(void *state, const struct message *const *m, size_t n, int64_t now,
+		       struct delivery *d);
+	/* threads - MAY: how many deliver calls may run at once (an SMTP
+	 * session pool: `concurrency`); 0 runs deliver inline in the
+	 * submitter's thread (outbox). NULL means 1. */
+	int (*threads)(void *state);
+	/* batch - MAY: the most messages one deliver call takes (a session's
+	 * worth); NULL means 1. */
+	size_t (*batch)(void *state);
 	/* free - MUST: release state (NULL allowed) */
 	void (*free)(void *state);
 };
@@ -43,15 +69,76 @@ struct transport;
 
 /* transport_kind_known - 1 when a kind is registered */
 int transport_kind_known(const char *kind);
-/* transport_create - find the kind's ops and create it; caller frees */
+/* transport_create - find the kind's ops and create it; caller frees.
+ * flags: TRANSPORT_CHECK or 0. Starts no thread until the first submit. */
 struct transport *transport_create(const struct config *cfg, const struct transport_conf *conf,
-				   struct err *e);
-/* transport_deliver - the thin wrapper where assertions and tracing live */
-int transport_deliver(struct transport *t, const struct message *m, int64_t now,
-		      struct delivery *d);
+				   int flags, struct err *e);
+/* transport_deliver - deliver n messages now, in the caller's thread (the
+ * wrapper where assertions and tracing live); d[] is filled */
+int transport_deliver(struct transport *t, const struct message *const *m, size_t n,
+		      int64_t now, struct delivery *d);
 const struct transport_conf *transport_conf(const struct transport *t);
 void transport_free(struct transport *t);
 
+/* ---- asynchronous delivery: jobs, a completion queue ---- */
+
+struct transport_job {
+	const struct message *m; /* borrowed until the job comes back */
+	int64_t now;             /* the clock the caller uses (for Date:) */
+	void *cookie;            /* the caller's */
+	struct delivery d;       /* filled when the job comes back */
+	struct transport_job *next; /* the queues' link: not the caller's */
+};
+
+struct transport_done;
+
+/* transport_done_create - the queue finished jobs come back on, shared by
+ * any number of transports; caller frees (after the transports) */
+struct transport_done *transport_done_create(void);
+void transport_done_free(struct transport_done *q);
+
+/* transport_submit - queue job on t; it comes back on q once delivered
+ * (at once for a kind with 0 threads). Never blocks on the network. */
+void transport_submit(struct transport *t, struct transport_job *job, struct transport_done *q);
+/* transport_collect - finished jobs, oldest first, as a list linked by
+ * next; waits up to timeout_ms (0: no wait) for the first. NULL if none. */
+struct transport_job *transport_collect(struct transport_done *q, int timeout_ms);
+/* transport_cancel_queued - take back the jobs of t that no thread has
+ * started, as a list (for a clean SIGTERM); NULL if none */
+struct transport_job *transport_cancel_queued(struct transport *t);
+
+/* ---- helpers for kinds ---- */
+
+/* transport_conf_err - fill e with "FILE:LINE: transport \"NAME\": MSG",
+ * the line of option `key` (NULL: the transport's own line); returns -1 */
+int transport_conf_err(const struct config *cfg, const struct transport_conf *conf,
+		       const char *key, struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* transport_opt_str - the string option key, or NULL when absent; -1 (e
+ * filled) when present but not a string or empty */
+int transport_opt_str(const struct config *cfg, const struct transport_conf *conf,
+		      const char *key, const char **out, struct err *e);
+/* transport_opt_int - an integer option in [min, max], def when absent */
+int transport_opt_int(const struct config *cfg, const struct transport_conf *conf,
+		      const char *key, long def, long min, long max, long *out, struct err *e);
+/* transport_opt_duration_ms - a duration option ("10s", "500ms", 30),
+ * def_ms when absent */
+int transport_opt_duration_ms(const struct config *cfg, const struct transport_conf *conf,
+			      const char *key, long def_ms, long *out, struct err *e);
+/* transport_secret - the value of the environment variable named by option
+ * key_env (e.g. password_env). *out NULL when the option is absent. A
+ * named variable that is unset or empty is an error unless flags has
+ * TRANSPORT_CHECK. The value is borrowed from the environment and MUST
+ * NOT be logged. */
+int transport_secret(const struct config *cfg, const struct transport_conf *conf,
+		     const char *key_env, int flags, const char **out, struct err *e);
+/* transport_set - fill d (code and reason are one line, cut to fit) */
+void transport_set(struct delivery *d, enum delivery_status st, const char *code,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 extern const struct transport_ops transport_outbox;
+extern const struct transport_ops transport_smtp;
+extern const struct transport_ops transport_http;
+extern const struct transport_ops transport_webhook;
 
 #endif

@@ -31,7 +31,7 @@ char *track_token(const char *secret, char kind, int64_t send_id, int link)
 
 int track_verify(const char *secret, const char *token, char *kind, int64_t *send_id, int *link)
 {
-	if (!token || !strchr("ocus", token[0]) || !token[0])
+	if (!token || !strchr("ocusb", token[0]) || !token[0])
 		return -1;
 	char *end;
 	const char *p = token + 1;

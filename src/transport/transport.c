@@ -1,27 +1,63 @@
-/* transport.c - the registry of transport kinds and the thin wrappers
+/* transport.c - the registry of transport kinds, the thin wrappers, and
+ * the threads that run deliveries behind a queue.
  *
- * Every kind is a const struct transport_ops listed in kinds[]; callers go
- * through transport_deliver, where the arguments and the ops' answer are
+ * Every kind is a const struct transport_ops listed in kinds[]. Callers go
+ * through transport_deliver, where the arguments and the ops' answers are
  * checked and each delivery is traced at debug level (no addresses).
+ *
+ * Asynchronous delivery, as Postfix's qmgr hands mail to delivery agents:
+ * transport_submit puts a job on the transport's queue; the transport's
+ * threads (started on the first submit, as many as the kind's `threads`)
+ * each take up to `batch` jobs, call deliver once for them, and push the
+ * finished jobs onto the caller's completion queue, whose condition
+ * variable wakes transport_collect. A kind with 0 threads delivers inline.
+ * The worker thread alone touches the store; these threads touch only the
+ * network and the jobs they hold.
  */
 #include "transport.h"
 
 #include <assert.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 static const struct transport_ops *const kinds[] = {
     &transport_outbox,
 };
 
+struct transport_done {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct transport_job *head, *tail;
+};
+
+struct qlink {
+	struct transport_job *job;
+	struct transport_done *q;
+	struct qlink *next;
+};
+
 struct transport {
 	const struct transport_ops *ops;
 	const struct transport_conf *conf; /* borrowed from the config */
 	void *state;
+	int nthreads;
+	size_t batch;
+	/* the job queue: each entry carries the completion queue it goes back to */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct qlink *queue, **queue_tail;
+	pthread_t *threads;
+	int started, stopping;
 };
+
 
 static const char *const status_names[] = {"ok", "defer", "fail"};
 
@@ -39,43 +75,65 @@ int transport_kind_known(const char *kind)
 }
 
 struct transport *transport_create(const struct config *cfg, const struct transport_conf *conf,
-				   struct err *e)
+				   int flags, struct err *e)
 {
 	assert(conf);
 	const struct transport_ops *ops = kind_find(conf->kind);
 	if (!ops) {
-		err_set(e, "transport \"%s\": unknown kind \"%s\"", conf->name ? conf->name : "",
-			conf->kind ? conf->kind : "");
+		transport_conf_err(cfg, conf, "kind", e, "unknown kind \"%s\"",
+				   conf->kind ? conf->kind : "");
 		return NULL;
 	}
 	void *state = NULL;
-	if (ops->create(cfg, conf, &state, e) < 0)
+	if (ops->create(cfg, conf, flags, &state, e) < 0)
 		return NULL;
 	struct transport *t = xcalloc(1, sizeof(*t));
 	t->ops = ops;
 	t->conf = conf;
 	t->state = state;
+	t->nthreads = ops->threads ? ops->threads(state) : 1;
+	t->batch = ops->batch ? ops->batch(state) : 1;
+	if (t->nthreads < 0)
+		t->nthreads = 0;
+	if (t->batch < 1)
+		t->batch = 1;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	t->queue_tail = &t->queue;
 	return t;
 }
 
-int transport_deliver(struct transport *t, const struct message *m, int64_t now, struct delivery *d)
+static void check_delivery(const struct transport *t, const struct message *m, struct delivery *d)
 {
-	assert(t && t->ops && m && d);
-	memset(d, 0, sizeof(*d));
-	int rc = t->ops->deliver(t->state, m, now, d);
-	if (rc < 0) {
-		log_error("send %lld: transport \"%s\": deliver failed", (long long)m->send_id,
-			  t->conf->name);
-		return rc;
-	}
-	assert(d->status == DELIVERY_OK || d->status == DELIVERY_DEFER ||
-	       d->status == DELIVERY_FAIL);
+	if (!(d->status == DELIVERY_OK || d->status == DELIVERY_DEFER ||
+	      d->status == DELIVERY_FAIL))
+		log_panic("transport \"%s\": bad delivery status %d", t->conf->name, (int)d->status);
 	d->code[sizeof(d->code) - 1] = '\0';
 	d->reason[sizeof(d->reason) - 1] = '\0';
 	d->provider_id[sizeof(d->provider_id) - 1] = '\0';
+	if (!d->code[0])
+		snprintf(d->code, sizeof(d->code), "%s", status_names[d->status]);
 	log_debug("send %lld: transport \"%s\" (%s): %s %s%s%s", (long long)m->send_id,
 		  t->conf->name, t->ops->kind, status_names[d->status], d->code,
 		  d->reason[0] ? ": " : "", d->reason);
+}
+
+int transport_deliver(struct transport *t, const struct message *const *m, size_t n,
+		      int64_t now, struct delivery *d)
+{
+	assert(t && t->ops && m && d);
+	if (n == 0)
+		return 0;
+	memset(d, 0, n * sizeof(*d));
+	if (t->ops->deliver(t->state, m, n, now, d) < 0) {
+		log_error("transport \"%s\": deliver failed", t->conf->name);
+		for (size_t i = 0; i < n; i++)
+			transport_set(&d[i], DELIVERY_DEFER, "internal",
+				      "transport \"%s\" failed internally", t->conf->name);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		check_delivery(t, m[i], &d[i]);
 	return 0;
 }
 
@@ -84,10 +142,299 @@ const struct transport_conf *transport_conf(const struct transport *t)
 	return t->conf;
 }
 
+/* ---- completion queue ---- */
+
+struct transport_done *transport_done_create(void)
+{
+	struct transport_done *q = xcalloc(1, sizeof(*q));
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	return q;
+}
+
+void transport_done_free(struct transport_done *q)
+{
+	if (!q)
+		return;
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+	free(q);
+}
+
+static void done_push(struct transport_done *q, struct transport_job *j)
+{
+	pthread_mutex_lock(&q->mu);
+	j->next = NULL;
+	if (q->tail)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+struct transport_job *transport_collect(struct transport_done *q, int timeout_ms)
+{
+	pthread_mutex_lock(&q->mu);
+	if (!q->head && timeout_ms > 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += timeout_ms / 1000;
+		ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!q->head)
+			if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) != 0)
+				break;
+	}
+	struct transport_job *list = q->head;
+	q->head = q->tail = NULL;
+	pthread_mutex_unlock(&q->mu);
+	return list;
+}
+
+/* ---- the transport's threads ---- */
+
+static void *deliver_thread(void *arg)
+{
+	struct transport *t = arg;
+	const struct message **ms = xcalloc(t->batch, sizeof(*ms));
+	struct qlink **ls = xcalloc(t->batch, sizeof(*ls));
+	struct delivery *ds = xcalloc(t->batch, sizeof(*ds));
+	for (;;) {
+		size_t n = 0;
+		pthread_mutex_lock(&t->mu);
+		while (!t->queue && !t->stopping)
+			pthread_cond_wait(&t->cv, &t->mu);
+		if (!t->queue && t->stopping) {
+			pthread_mutex_unlock(&t->mu);
+			break;
+		}
+		struct qlink *l = t->queue;
+		while (l && n < t->batch) {
+			ls[n++] = l;
+			l = l->next;
+		}
+		t->queue = l;
+		if (!l)
+			t->queue_tail = &t->queue;
+		if (l)
+			pthread_cond_signal(&t->cv); /* more for another thread */
+		pthread_mutex_unlock(&t->mu);
+		for (size_t i = 0; i < n; i++)
+			ms[i] = ls[i]->job->m;
+		/* one clock per batch: the jobs of a batch were queued together */
+		transport_deliver(t, ms, n, ls[0]->job->now, ds);
+		for (size_t i = 0; i < n; i++) {
+			ls[i]->job->d = ds[i];
+			done_push(ls[i]->q, ls[i]->job);
+			free(ls[i]);
+		}
+	}
+	free(ms);
+	free(ls);
+	free(ds);
+	return NULL;
+}
+
+void transport_submit(struct transport *t, struct transport_job *job, struct transport_done *q)
+{
+	assert(t && job && job->m && q);
+	if (t->nthreads == 0) {
+		transport_deliver(t, &job->m, 1, job->now, &job->d);
+		done_push(q, job);
+		return;
+	}
+	struct qlink *l = xcalloc(1, sizeof(*l));
+	l->job = job;
+	l->q = q;
+	pthread_mutex_lock(&t->mu);
+	if (!t->started) {
+		t->threads = xcalloc((size_t)t->nthreads, sizeof(*t->threads));
+		for (int i = 0; i < t->nthreads; i++)
+			if (pthread_create(&t->threads[i], NULL, deliver_thread, t) != 0)
+				log_panic("transport \"%s\": cannot start a thread", t->conf->name);
+		t->started = 1;
+	}
+	*t->queue_tail = l;
+	t->queue_tail = &l->next;
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+struct transport_job *transport_cancel_queued(struct transport *t)
+{
+	pthread_mutex_lock(&t->mu);
+	struct qlink *l = t->queue;
+	t->queue = NULL;
+	t->queue_tail = &t->queue;
+	pthread_mutex_unlock(&t->mu);
+	struct transport_job *head = NULL, **tail = &head;
+	while (l) {
+		struct qlink *next = l->next;
+		*tail = l->job;
+		l->job->next = NULL;
+		tail = &l->job->next;
+		free(l);
+		l = next;
+	}
+	return head;
+}
+
 void transport_free(struct transport *t)
 {
 	if (!t)
 		return;
+	if (t->started) {
+		pthread_mutex_lock(&t->mu);
+		t->stopping = 1;
+		pthread_cond_broadcast(&t->cv);
+		pthread_mutex_unlock(&t->mu);
+		for (int i = 0; i < t->nthreads; i++)
+			pthread_join(t->threads[i], NULL);
+		free(t->threads);
+	}
+	/* jobs never started are the caller's to have taken back */
+	struct transport_job *left = transport_cancel_queued(t);
+	if (left)
+		log_warn("transport \"%s\": freed with queued jobs", t->conf->name);
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
 	t->ops->free(t->state);
 	free(t);
+}
+
+/* ---- helpers for kinds ---- */
+
+int transport_conf_err(const struct config *cfg, const struct transport_conf *conf,
+		       const char *key, struct err *e, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	const char *name = conf->name ? conf->name : "";
+	int line = 0;
+	if (cfg && cfg->path) {
+		if (key) {
+			char *ptr = xasprintf("%s/%s", conf->pointer ? conf->pointer : "", key);
+			line = config_line(cfg, ptr);
+			free(ptr);
+		}
+		if (line <= 0)
+			line = conf->line;
+	}
+	if (!cfg || !cfg->path)
+		return err_set(e, "transport \"%s\": %s", name, msg);
+	if (line > 0)
+		return err_set(e, "%s:%d: transport \"%s\": %s", cfg->path, line, name, msg);
+	return err_set(e, "%s: transport \"%s\": %s", cfg->path, name, msg);
+}
+
+static json_t *opt(const struct transport_conf *conf, const char *key)
+{
+	json_t *v = conf->opts ? json_object_get(conf->opts, key) : NULL;
+	return v && !json_is_null(v) ? v : NULL;
+}
+
+int transport_opt_str(const struct config *cfg, const struct transport_conf *conf,
+		      const char *key, const char **out, struct err *e)
+{
+	json_t *v = opt(conf, key);
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return transport_conf_err(cfg, conf, key, e, "%s must be a non-empty string", key);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return transport_conf_err(cfg, conf, key, e, "%s must not contain NUL", key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+int transport_opt_int(const struct config *cfg, const struct transport_conf *conf,
+		      const char *key, long def, long min, long max, long *out, struct err *e)
+{
+	json_t *v = opt(conf, key);
+	*out = def;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return transport_conf_err(cfg, conf, key, e, "%s must be an integer from %ld to %ld",
+					  key, min, max);
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+int transport_opt_duration_ms(const struct config *cfg, const struct transport_conf *conf,
+			      const char *key, long def_ms, long *out, struct err *e)
+{
+	json_t *v = opt(conf, key);
+	*out = def_ms;
+	if (!v)
+		return 0;
+	if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= 86400) {
+		*out = (long)json_integer_value(v) * 1000;
+		return 0;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		size_t n = strlen(s);
+		char *end;
+		if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
+			long ms = strtol(s, &end, 10);
+			if (end == s + n - 2 && ms > 0 && ms <= 86400000L) {
+				*out = ms;
+				return 0;
+			}
+		} else {
+			int64_t secs;
+			if (duration_parse(s, &secs) == 0 && secs > 0 && secs <= 86400) {
+				*out = (long)secs * 1000;
+				return 0;
+			}
+		}
+	}
+	return transport_conf_err(cfg, conf, key, e,
+				  "%s must be a duration such as 10s or 500ms (at most 1d)", key);
+}
+
+int transport_secret(const struct config *cfg, const struct transport_conf *conf,
+		     const char *key_env, int flags, const char **out, struct err *e)
+{
+	const char *name;
+	*out = NULL;
+	if (transport_opt_str(cfg, conf, key_env, &name, e) < 0)
+		return -1;
+	if (!name)
+		return 0;
+	const char *v = getenv(name);
+	if ((!v || !*v) && !(flags & TRANSPORT_CHECK))
+		return transport_conf_err(cfg, conf, key_env, e,
+					  "%s names %s, which is not set in the environment",
+					  key_env, name);
+	*out = v && *v ? v : NULL;
+	return 0;
+}
+
+void transport_set(struct delivery *d, enum delivery_status st, const char *code,
+		   const char *fmt, ...)
+{
+	d->status = st;
+	snprintf(d->code, sizeof(d->code), "%s", code ? code : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+	va_end(ap);
+	/* one line: a server's multi-line answer is joined with spaces */
+	for (char *p = d->reason; *p; p++)
+		if (*p == '\r' || *p == '\n' || *p == '\t')
+			*p = ' ';
+	for (char *p = d->code; *p; p++)
+		if (*p == '\r' || *p == '\n' || *p == '\t')
+			*p = ' ';
 }

@@ -64,39 +64,19 @@ static int mkdir_p(const char *dir)
 	return rc;
 }
 
-/* conf_err - "FILE:LINE: transport \"NAME\": " in front of the message */
-static int conf_err(const struct config *cfg, const struct transport_conf *conf, const char *key,
-		    const char *msg, struct err *e)
+static int outbox_create(const struct config *cfg, const struct transport_conf *conf, int flags,
+			 void **state, struct err *e)
 {
-	const char *name = conf->name ? conf->name : "";
-	if (!cfg || !cfg->path)
-		return err_set(e, "transport \"%s\": %s", name, msg);
-	char *ptr = xasprintf("%s/%s", conf->pointer ? conf->pointer : "", key);
-	int line = config_line(cfg, ptr);
-	free(ptr);
-	if (line > 0)
-		return err_set(e, "%s:%d: transport \"%s\": %s", cfg->path, line, name, msg);
-	return err_set(e, "%s: transport \"%s\": %s", cfg->path, name, msg);
-}
-
-static int outbox_create(const struct config *cfg, const struct transport_conf *conf, void **state,
-			 struct err *e)
-{
-	const char *dir = OUTBOX_DEFAULT_DIR;
-	json_t *v = conf->opts ? json_object_get(conf->opts, "dir") : NULL;
-	if (v && !json_is_null(v)) {
-		if (!json_is_string(v) || json_string_length(v) == 0)
-			return conf_err(cfg, conf, "dir", "dir must be a non-empty string", e);
-		dir = json_string_value(v);
-		if (strlen(dir) != json_string_length(v))
-			return conf_err(cfg, conf, "dir", "dir must not contain NUL", e);
-	}
-	if (mkdir_p(dir) < 0) {
-		char *msg = xasprintf("cannot create directory \"%s\": %s", dir, strerror(errno));
-		conf_err(cfg, conf, "dir", msg, e);
-		free(msg);
+	const char *dir;
+	if (transport_opt_str(cfg, conf, "dir", &dir, e) < 0)
 		return -1;
-	}
+	if (!dir)
+		dir = OUTBOX_DEFAULT_DIR;
+	if (flags & TRANSPORT_CHECK)
+		return 0;
+	if (mkdir_p(dir) < 0)
+		return transport_conf_err(cfg, conf, "dir", e, "cannot create directory \"%s\": %s",
+					  dir, strerror(errno));
 	struct outbox *o = xcalloc(1, sizeof(*o));
 	o->dir = xstrdup(dir);
 	*state = o;
@@ -110,22 +90,6 @@ static void outbox_free(void *state)
 		return;
 	free(o->dir);
 	free(o);
-}
-
-/* copy - src into dst of size n, cut short when it does not fit */
-static void copy(char *dst, size_t n, const char *src)
-{
-	size_t len = strnlen(src, n - 1);
-	memcpy(dst, src, len);
-	dst[len] = '\0';
-}
-
-static void result(struct delivery *d, enum delivery_status st, const char *code,
-		   const char *reason)
-{
-	d->status = st;
-	copy(d->code, sizeof(d->code), code);
-	copy(d->reason, sizeof(d->reason), reason);
 }
 
 /* json_str - a JSON string for s (null when NULL); -1 when not UTF-8 */
@@ -230,9 +194,8 @@ static int write_atomic(const char *dir, const char *name, const struct buf *dat
 	return rc;
 }
 
-static int outbox_deliver(void *state, const struct message *m, int64_t now, struct delivery *d)
+static void outbox_one(struct outbox *o, const struct message *m, int64_t now, struct delivery *d)
 {
-	struct outbox *o = state;
 	struct buf data = BUF_INIT;
 	struct err e;
 	const char *ext;
@@ -258,23 +221,35 @@ static int outbox_deliver(void *state, const struct message *m, int64_t now, str
 		break;
 	}
 	if (rc < 0) {
-		result(d, DELIVERY_FAIL, "invalid", e.msg);
+		transport_set(d, DELIVERY_FAIL, "invalid", "%s", e.msg);
 		buf_release(&data);
-		return 0;
+		return;
 	}
 
 	char name[64];
 	snprintf(name, sizeof(name), "%lld.%s", (long long)m->send_id, ext);
 	char reason[sizeof(d->reason)];
 	if (write_atomic(o->dir, name, &data, reason, sizeof(reason)) < 0) {
-		result(d, DELIVERY_DEFER, "io", reason);
+		transport_set(d, DELIVERY_DEFER, "io", "%s", reason);
 	} else {
-		char *where = xasprintf("written to %s/%s", o->dir, name);
-		result(d, DELIVERY_OK, "ok", where);
-		free(where);
-		copy(d->provider_id, sizeof(d->provider_id), name);
+		transport_set(d, DELIVERY_OK, "ok", "written to %s/%s", o->dir, name);
+		snprintf(d->provider_id, sizeof(d->provider_id), "%s", name);
 	}
 	buf_release(&data);
+}
+
+static int outbox_deliver(void *state, const struct message *const *m, size_t n, int64_t now,
+			  struct delivery *d)
+{
+	for (size_t i = 0; i < n; i++)
+		outbox_one(state, m[i], now, &d[i]);
+	return 0;
+}
+
+/* threads - files are written inline: an fsync'd rename needs no pool */
+static int outbox_threads(void *state)
+{
+	(void)state;
 	return 0;
 }
 
@@ -282,5 +257,6 @@ const struct transport_ops transport_outbox = {
     .kind = "outbox",
     .create = outbox_create,
     .deliver = outbox_deliver,
+    .threads = outbox_threads,
     .free = outbox_free,
 };

@@ -287,7 +287,8 @@ static int handle(struct worker *w, struct send_row *row, int64_t now, struct er
 			.nheaders = m.nheaders,
 		};
 		struct delivery d = {0};
-		transport_deliver(tr, &msg, now, &d);
+		const struct message *mp = &msg;
+		transport_deliver(tr, &mp, 1, now, &d);
 		rendered_release(&m);
 		if (d.status == DELIVERY_OK) {
 			snprintf(why, sizeof(why), "%s via %s: %s", addr ? addr : ch, tc->name,
@@ -435,7 +436,7 @@ int worker_run(struct store *s, const struct config *cfg, const struct worker_op
 	}
 	w.tr = xcalloc(cfg->ntransports + 1, sizeof(*w.tr));
 	for (size_t i = 0; i < cfg->ntransports; i++) {
-		w.tr[i] = transport_create(cfg, &cfg->transports[i], e);
+		w.tr[i] = transport_create(cfg, &cfg->transports[i], 0, e);
 		if (!w.tr[i]) {
 			rc = -1;
 			goto out;

@@ -775,6 +775,11 @@ ALL="c_init c_flow c_idempotent c_unless c_segment_time c_template_lookup c_bad_
 c_bad_segment c_bad_template c_missing_template c_expiry c_consent c_concurrent
 c_dead_worker c_sigterm c_preview_report_why"
 
+# more cases, one file per area (each appends its names to ALL)
+for f in "$ROOT"/tests/e2e/cases_*.sh; do
+	[ -f "$f" ] && . "$f"
+done
+
 # ---------------------------------------------------------------- driver
 
 if [ "${1:-}" = --case ]; then

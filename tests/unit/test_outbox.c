@@ -83,7 +83,7 @@ static int setup(void **state)
 		  CHANNEL_EMAIL);
 	struct err e;
 	err_clear(&e);
-	f->t = transport_create(&f->cfg, &f->conf, &e);
+	f->t = transport_create(&f->cfg, &f->conf, 0, &e);
 	if (!f->t)
 		fail_msg("transport_create: %s", e.msg);
 	*state = f;
@@ -173,7 +173,7 @@ static void deliver_ok(struct fixture *f, const struct message *m, const char *n
 {
 	struct delivery d;
 	memset(&d, 0x5a, sizeof(d));
-	assert_int_equal(transport_deliver(f->t, m, NOW, &d), 0);
+	assert_int_equal(transport_deliver(f->t, (const struct message *[]){m}, 1, NOW, &d), 0);
 	if (d.status != DELIVERY_OK)
 		fail_msg("send %lld: %d %s %s", (long long)m->send_id, d.status, d.code, d.reason);
 	assert_string_equal(d.code, "ok");
@@ -194,8 +194,9 @@ static void test_registry(void **state)
 	bad.kind = "carrier-pigeon";
 	struct err e;
 	err_clear(&e);
-	assert_null(transport_create(&f->cfg, &bad, &e));
-	assert_string_equal(e.msg, "transport \"email\": unknown kind \"carrier-pigeon\"");
+	assert_null(transport_create(&f->cfg, &bad, 0, &e));
+	assert_string_equal(e.msg,
+			    "config/outreach.yaml:12: transport \"email\": unknown kind \"carrier-pigeon\"");
 	transport_free(NULL);
 }
 
@@ -209,7 +210,7 @@ static void test_create_mkdir_p(void **state)
 	/* again on an existing directory */
 	struct err e;
 	err_clear(&e);
-	struct transport *t2 = transport_create(&f->cfg, &f->conf, &e);
+	struct transport *t2 = transport_create(&f->cfg, &f->conf, 0, &e);
 	assert_non_null(t2);
 	transport_free(t2);
 }
@@ -238,7 +239,7 @@ static void test_create_errors(void **state)
 		c.opts = cases[i].opts;
 		struct err e;
 		err_clear(&e);
-		assert_null(transport_create(&f->cfg, &c, &e));
+		assert_null(transport_create(&f->cfg, &c, 0, &e));
 		if (!strstr(e.msg, cases[i].want))
 			fail_msg("case %zu: \"%s\"", i, e.msg);
 		json_decref(cases[i].opts);
@@ -257,7 +258,7 @@ static void test_default_dir(void **state)
 	c.opts = json_pack("{s:s}", "kind", "outbox");
 	struct err e;
 	err_clear(&e);
-	struct transport *t = transport_create(&f->cfg, &c, &e);
+	struct transport *t = transport_create(&f->cfg, &c, 0, &e);
 	struct stat st;
 	int made = stat("var/outbox", &st) == 0 && S_ISDIR(st.st_mode);
 	transport_free(t);
@@ -394,7 +395,7 @@ static void test_invalid(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		struct delivery d;
-		assert_int_equal(transport_deliver(f->t, cases[i].m, NOW, &d), 0);
+		assert_int_equal(transport_deliver(f->t, (const struct message *[]){cases[i].m}, 1, NOW, &d), 0);
 		assert_int_equal(d.status, DELIVERY_FAIL);
 		assert_string_equal(d.code, "invalid");
 		if (!strstr(d.reason, cases[i].want))
@@ -410,7 +411,7 @@ static void expect_io_defer(struct fixture *f, const char *errtext)
 {
 	struct message m = sms_message(301, "hello");
 	struct delivery d;
-	assert_int_equal(transport_deliver(f->t, &m, NOW, &d), 0);
+	assert_int_equal(transport_deliver(f->t, (const struct message *[]){&m}, 1, NOW, &d), 0);
 	assert_int_equal(d.status, DELIVERY_DEFER);
 	assert_string_equal(d.code, "io");
 	if (!strstr(d.reason, errtext))
