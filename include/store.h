@@ -13,7 +13,7 @@
 #include "contact.h"
 #include "err.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 
@@ -160,6 +160,7 @@ struct send_update {
 	int64_t due_at;        /* for deferred: when to try again; 0 = keep */
 	const char *reason;    /* why (one line), logged in the history */
 	const char *channel, *transport, *address, *message_id, *provider_id; /* NULL = keep */
+	int segments;          /* SMS segments of the text sent; 0 = keep */
 	/* an attempt to record, when attempt_status is set */
 	const char *attempt_status; /* "ok", "defer", "fail" */
 	const char *attempt_code, *attempt_reason;

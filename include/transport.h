@@ -78,6 +78,8 @@ struct transport *transport_create(const struct config *cfg, const struct transp
 int transport_deliver(struct transport *t, const struct message *const *m, size_t n,
 		      int64_t now, struct delivery *d);
 const struct transport_conf *transport_conf(const struct transport *t);
+/* transport_capacity - how many jobs keep every thread busy (threads x batch) */
+size_t transport_capacity(const struct transport *t);
 void transport_free(struct transport *t);
 
 /* ---- asynchronous delivery: jobs, a completion queue ---- */

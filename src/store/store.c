@@ -1079,6 +1079,7 @@ int store_send_update(struct store *s, int64_t id, const char *owner, const stru
 		"reason = COALESCE(?, reason), channel = COALESCE(?, channel), "
 		"transport = COALESCE(?, transport), address = COALESCE(?, address), "
 		"message_id = COALESCE(?, message_id), provider_id = COALESCE(?, provider_id), "
+		"segments = CASE WHEN ? > 0 THEN ? ELSE segments END, "
 		"attempts = attempts + ?, owner = NULL, lease_until = NULL, updated_at = ?, "
 		"sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "
 		"WHERE id = ? AND (? IS NULL OR owner = ?)", e);
@@ -1093,13 +1094,15 @@ int store_send_update(struct store *s, int64_t id, const char *owner, const stru
 	btxt(s, st, 7, u->address);
 	btxt(s, st, 8, u->message_id);
 	btxt(s, st, 9, u->provider_id);
-	bint(s, st, 10, u->attempt_status ? 1 : 0);
-	bint(s, st, 11, now);
-	btxt(s, st, 12, u->state);
+	bint(s, st, 10, u->segments);
+	bint(s, st, 11, u->segments);
+	bint(s, st, 12, u->attempt_status ? 1 : 0);
 	bint(s, st, 13, now);
-	bint(s, st, 14, id);
-	btxt(s, st, 15, owner);
-	btxt(s, st, 16, owner);
+	btxt(s, st, 14, u->state);
+	bint(s, st, 15, now);
+	bint(s, st, 16, id);
+	btxt(s, st, 17, owner);
+	btxt(s, st, 18, owner);
 	int rc = step(s, st, e);
 	int64_t changed = OPS->changes(st);
 	done(s, st);

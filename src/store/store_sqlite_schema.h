@@ -62,6 +62,8 @@ static const char *const sqlite_migrations[] = {
 	"CREATE TABLE workers (\n"
 	"  id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,\n"
 	"  started_at INTEGER NOT NULL, seen_at INTEGER NOT NULL, stopped INTEGER NOT NULL DEFAULT 0);\n",
+	/* version 2: the SMS segments a send took */
+	"ALTER TABLE sends ADD COLUMN segments INTEGER;\n",
 	NULL,
 };
 

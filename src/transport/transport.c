@@ -142,6 +142,11 @@ const struct transport_conf *transport_conf(const struct transport *t)
 	return t->conf;
 }
 
+size_t transport_capacity(const struct transport *t)
+{
+	return (size_t)(t->nthreads > 0 ? t->nthreads : 1) * t->batch;
+}
+
 /* ---- completion queue ---- */
 
 struct transport_done *transport_done_create(void)

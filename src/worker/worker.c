@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "hash.h"
 #include "log.h"
 #include "render.h"
+#include "sms.h"
 #include "schedule.h"
 #include "timeutil.h"
 #include "track.h"
@@ -40,7 +42,13 @@ struct worker {
 	char host[128];
 	const char *secret;
 	struct worker_totals *t;
+	int *max_attempts;          /* by transport index */
+	struct transport_done *done; /* where delivered jobs come back */
+	int inflight;               /* jobs submitted and not yet back */
+	int window;                 /* the most sends in flight at once */
 };
+
+#define WINDOW_MAX 20000
 
 static int pid_alive(int pid)
 {
@@ -115,52 +123,243 @@ static char *domain_of(const char *from)
 	return xstrndup(at + 1, strcspn(at + 1, "> \t\"'"));
 }
 
-static int handle(struct worker *w, struct send_row *row, int64_t now, struct err *e)
-{
+/* A job is one claimed send on its way through the channels of its step:
+ * it holds everything a fall-through to the next channel needs (the
+ * contact, the render context) and the message in flight, whose strings it
+ * owns, until the transport hands it back. */
+struct job {
+	struct transport_job tj; /* first: the transport's handle on us */
+	struct send_row row;
+	const struct campaign_conf *cc;
+	const struct step_conf *sc;
 	struct contact c;
+	int have_c;
+	char **segs, **ordered;
+	size_t nsegs, nord;
+	struct event ev;
+	int have_ev;
+	json_t *ctx;
+	char *unsub, *survey, *token;
+	struct buf reasons; /* why earlier channels were passed over */
+	int attempted;
+	size_t chan;        /* the channel in flight */
+	const struct transport_conf *tc;
+	struct rendered m;
+	int have_m;
+	char *addr, *msgid;
+	int segments;
+	struct message msg;
+};
+
+static void job_flight_release(struct job *j)
+{
+	if (j->have_m)
+		rendered_release(&j->m);
+	j->have_m = 0;
+	free(j->addr);
+	free(j->msgid);
+	j->addr = j->msgid = NULL;
+	j->tc = NULL;
+}
+
+static void job_free(struct job *j)
+{
+	job_flight_release(j);
+	if (j->ctx)
+		json_decref(j->ctx);
+	if (j->have_ev)
+		event_release(&j->ev);
+	if (j->have_c)
+		contact_release(&j->c);
+	free(j->unsub);
+	free(j->survey);
+	free(j->token);
+	free(j->ordered);
+	strv_free(j->segs, j->nsegs);
+	buf_release(&j->reasons);
+	send_row_release(&j->row);
+	free(j);
+}
+
+/* job_finish - record the send's final state for this pass and free j */
+static int job_finish(struct worker *w, struct job *j, struct send_update *u, int64_t now,
+		      int64_t *counter, struct err *e)
+{
+	int rc = finish(w, &j->row, u, now, counter, e);
+	job_free(j);
+	return rc;
+}
+
+static void reason_add(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reason_add(struct job *j, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	buf_printf(&j->reasons, "%s%s", j->reasons.len ? "; " : "", tmp);
+}
+
+static int transport_index(const struct worker *w, const struct transport_conf *tc)
+{
+	for (size_t k = 0; tc && k < w->cfg->ntransports; k++)
+		if (&w->cfg->transports[k] == tc)
+			return (int)k;
+	return -1;
+}
+
+/* advance - try the step's channels from j->chan on: the first one the
+ * contact can be reached on is rendered and submitted (1: in flight);
+ * when none is left the send is recorded failed or suppressed (0). */
+static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
+{
+	const struct step_conf *sc = j->sc;
+	const struct campaign_conf *cc = j->cc;
+	char why[1024];
+	for (; j->chan < sc->nchannels; j->chan++) {
+		const struct transport_conf *tc = config_transport(w->cfg, sc->channels[j->chan]);
+		int k = transport_index(w, tc);
+		if (k < 0 || !w->tr[k]) {
+			reason_add(j, "%s: not configured", sc->channels[j->chan]);
+			continue;
+		}
+		const char *ch = channel_name(tc->channel);
+		char *addr = tc->to ? address_of(&j->c, tc->to) : NULL;
+		if (tc->to && !addr) {
+			reason_add(j, "%s: no %s", tc->name, tc->to);
+			continue;
+		}
+		char *sup = NULL;
+		int ok = 1;
+		if (addr && store_suppressed(w->s, addr, &sup, e) < 0) {
+			free(addr);
+			return -1;
+		}
+		if (sup) {
+			reason_add(j, "%s: address suppressed (%s)", tc->name, sup);
+			free(sup);
+			free(addr);
+			continue;
+		}
+		if (store_subscription_allows(w->s, j->row.contact, ch, cc->cls, &ok, e) < 0) {
+			free(addr);
+			return -1;
+		}
+		if (!ok) {
+			reason_add(j, "%s: unsubscribed from %s %s", tc->name,
+				   cc->cls == CLASS_MARKETING ? "marketing" : "all", ch);
+			free(addr);
+			continue;
+		}
+		if (!j->ctx)
+			j->ctx = render_context(&j->c, j->have_ev ? &j->ev : NULL, j->ordered, j->nord,
+						j->nord ? j->ordered[0] : NULL, cc->name,
+						j->row.step + 1,
+						cc->cls == CLASS_MARKETING ? j->unsub : NULL, j->survey);
+		struct err re = {{0}};
+		j->attempted = 1;
+		if (render_message(w->r, j->row.template, tc->channel, j->ordered, j->nord,
+				   j->c.locale, j->ctx, &j->m, &re) < 0) {
+			log_error("send %lld: %s", (long long)j->row.id, re.msg);
+			reason_add(j, "%s: %s", tc->name, re.msg);
+			free(addr);
+			if (store_attempt_add(w->s, j->row.id, now, tc->name, "fail", "template", re.msg,
+					      e) < 0)
+				return -1;
+			continue;
+		}
+		j->have_m = 1;
+		if (j->m.segment)
+			json_object_set_new(j->ctx, "segment", json_string(j->m.segment));
+		json_t *from = json_object_get(tc->opts, "from");
+		const char *from_s = json_is_string(from) ? json_string_value(from) : NULL;
+		j->addr = addr;
+		j->tc = tc;
+		if (tc->channel == CHANNEL_EMAIL) {
+			char key[64], hex[65];
+			int kn = snprintf(key, sizeof(key), "%lld/%lld", (long long)j->row.id,
+					  (long long)j->row.created_at);
+			sha256_hex(key, (size_t)kn, hex);
+			char *dom = domain_of(from_s);
+			j->msgid = xasprintf("<outreach.%lld.%.12s@%s>", (long long)j->row.id, hex, dom);
+			free(dom);
+		}
+		j->segments = tc->channel == CHANNEL_SMS && j->m.text
+				      ? sms_segments(j->m.text, strlen(j->m.text), NULL)
+				      : 0;
+		j->msg = (struct message){
+		    .send_id = j->row.id,
+		    .channel = tc->channel,
+		    .to = addr,
+		    .to_name = j->c.name,
+		    .from = from_s ? from_s : "outreach <outreach@localhost>",
+		    .subject = j->m.subject,
+		    .text = j->m.text,
+		    .html = j->m.html,
+		    .message_id = j->msgid,
+		    .unsubscribe_url = cc->cls == CLASS_MARKETING ? j->unsub : NULL,
+		    .token = j->token,
+		    .marketing = cc->cls == CLASS_MARKETING,
+		    .campaign = cc->name,
+		    .step = j->row.step + 1,
+		    .headers = j->m.headers,
+		    .nheaders = j->m.nheaders,
+		};
+		j->tj = (struct transport_job){.m = &j->msg, .now = now, .cookie = j};
+		w->inflight++;
+		transport_submit(w->tr[k], &j->tj, w->done);
+		return 1;
+	}
+	snprintf(why, sizeof(why), "%s%s", j->attempted ? "" : "no reachable channel: ",
+		 j->reasons.len ? j->reasons.data : "no channels");
+	struct send_update u = {.state = j->attempted ? "failed" : "suppressed", .reason = why};
+	return job_finish(w, j, &u, now, j->attempted ? &w->t->failed : &w->t->suppressed, e);
+}
+
+/* start - take a claimed send (the row moves into the job): still wanted?
+ * Then on to its first reachable channel. */
+static int start(struct worker *w, struct send_row *row, int64_t now, struct err *e)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	j->row = *row;
+	memset(row, 0, sizeof(*row));
+	j->reasons = (struct buf)BUF_INIT;
 	struct send_update u = {0};
-	int rc = store_contact_get(w->s, row->contact, &c, e);
-	if (rc < 0)
+	char why[512];
+	int rc = store_contact_get(w->s, j->row.contact, &j->c, e);
+	if (rc < 0) {
+		job_free(j);
 		return -1;
+	}
+	j->have_c = rc == 0;
 	if (rc == 1) {
 		u.state = "cancelled";
 		u.reason = "contact no longer exists";
-		return finish(w, row, &u, now, &w->t->cancelled, e);
+		return job_finish(w, j, &u, now, &w->t->cancelled, e);
 	}
-	const struct campaign_conf *cc = config_campaign(w->cfg, row->campaign);
-	char why[512];
-	int ret = 0;
-	struct buf reasons = BUF_INIT;
-	char **segs = NULL, **ordered = NULL;
-	size_t nsegs = 0, nord = 0;
-	json_t *ctx = NULL;
-	struct event ev = {0};
-	int have_ev = 0;
-	char *unsub = NULL, *survey = NULL;
-
-	if (!cc || row->step >= (int)cc->nsteps) {
+	j->cc = config_campaign(w->cfg, j->row.campaign);
+	if (!j->cc || j->row.step >= (int)j->cc->nsteps) {
 		u.state = "cancelled";
 		u.reason = "campaign or step no longer in the config";
-		ret = finish(w, row, &u, now, &w->t->cancelled, e);
-		goto out;
+		return job_finish(w, j, &u, now, &w->t->cancelled, e);
 	}
-	const struct step_conf *sc = &cc->steps[row->step];
-	if (row->expire_at != TIME_NEVER && now >= row->expire_at) {
+	j->sc = &j->cc->steps[j->row.step];
+	if (j->row.expire_at != TIME_NEVER && now >= j->row.expire_at) {
 		char at[32];
-		time_format(row->expire_at, at, sizeof(at));
+		time_format(j->row.expire_at, at, sizeof(at));
 		snprintf(why, sizeof(why), "expired at %s before it could be sent", at);
 		u.state = "expired";
 		u.reason = why;
-		ret = finish(w, row, &u, now, &w->t->expired, e);
-		goto out;
+		return job_finish(w, j, &u, now, &w->t->expired, e);
 	}
 	char *type = NULL;
 	int64_t at;
-	rc = store_event_between(w->s, row->contact, sc->unless, sc->nunless, row->trigger_at, now,
-				 &type, &at, e);
+	rc = store_event_between(w->s, j->row.contact, j->sc->unless, j->sc->nunless,
+				 j->row.trigger_at, now, &type, &at, e);
 	if (rc < 0) {
-		ret = -1;
-		goto out;
+		job_free(j);
+		return -1;
 	}
 	if (rc == 0) {
 		char ts[32];
@@ -169,195 +368,137 @@ static int handle(struct worker *w, struct send_row *row, int64_t now, struct er
 		free(type);
 		u.state = "cancelled";
 		u.reason = why;
-		ret = finish(w, row, &u, now, &w->t->cancelled, e);
-		goto out;
+		return job_finish(w, j, &u, now, &w->t->cancelled, e);
 	}
-	if (c.do_not_contact) {
+	if (j->c.do_not_contact) {
 		u.state = "suppressed";
 		u.reason = "contact is marked do_not_contact";
-		ret = finish(w, row, &u, now, &w->t->suppressed, e);
-		goto out;
+		return job_finish(w, j, &u, now, &w->t->suppressed, e);
 	}
-	if (store_segments_of(w->s, row->contact, &segs, &nsegs, e) < 0) {
-		ret = -1;
-		goto out;
+	if (store_segments_of(w->s, j->row.contact, &j->segs, &j->nsegs, e) < 0) {
+		job_free(j);
+		return -1;
 	}
-	ordered = xcalloc(nsegs + 1, sizeof(*ordered));
-	nord = sorted_segments(w->cfg, segs, nsegs, ordered);
-	if (row->event_id && (rc = store_event_get(w->s, row->event_id, &ev, e)) < 0) {
-		ret = -1;
-		goto out;
+	j->ordered = xcalloc(j->nsegs + 1, sizeof(*j->ordered));
+	j->nord = sorted_segments(w->cfg, j->segs, j->nsegs, j->ordered);
+	if (j->row.event_id && (rc = store_event_get(w->s, j->row.event_id, &j->ev, e)) < 0) {
+		job_free(j);
+		return -1;
 	}
-	have_ev = row->event_id && rc == 0;
-	unsub = track_url(w->cfg->tracking_base_url, w->secret, 'u', row->id, 0);
-	survey = track_url(w->cfg->tracking_base_url, w->secret, 's', row->id, 0);
+	j->have_ev = j->row.event_id && rc == 0;
+	j->unsub = track_url(w->cfg->tracking_base_url, w->secret, 'u', j->row.id, 0);
+	j->survey = track_url(w->cfg->tracking_base_url, w->secret, 's', j->row.id, 0);
+	j->token = track_token(w->secret, 'b', j->row.id, 0);
+	return advance(w, j, now, e) < 0 ? -1 : 0;
+}
 
-	int attempted = 0;
-	for (size_t i = 0; i < sc->nchannels; i++) {
-		const struct transport_conf *tc = config_transport(w->cfg, sc->channels[i]);
-		struct transport *tr = NULL;
-		for (size_t k = 0; tc && k < w->cfg->ntransports; k++)
-			if (&w->cfg->transports[k] == tc)
-				tr = w->tr[k];
-		if (!tc || !tr) {
-			buf_printf(&reasons, "%s%s: not configured", reasons.len ? "; " : "",
-				   sc->channels[i]);
-			continue;
+/* complete - a job came back from its transport: record the outcome */
+static int complete(struct worker *w, struct job *j, int64_t now, struct err *e)
+{
+	const struct transport_conf *tc = j->tc;
+	const struct delivery *d = &j->tj.d;
+	const char *ch = channel_name(tc->channel);
+	char why[1024];
+	struct send_update u;
+	w->inflight--;
+	if (d->status == DELIVERY_OK) {
+		snprintf(why, sizeof(why), "%s via %s: %s", j->addr ? j->addr : ch, tc->name,
+			 d->reason[0] ? d->reason : "accepted");
+		u = (struct send_update){.state = "sent", .reason = why, .channel = ch,
+					 .transport = tc->name, .address = j->addr,
+					 .message_id = j->msgid,
+					 .provider_id = d->provider_id[0] ? d->provider_id : NULL,
+					 .segments = j->segments, .attempt_status = "ok",
+					 .attempt_code = d->code, .attempt_reason = d->reason};
+		return job_finish(w, j, &u, now, &w->t->sent, e);
+	}
+	if (d->status == DELIVERY_DEFER) {
+		int attempts = j->row.attempts + 1;
+		int64_t *counter = &w->t->deferred;
+		int max = w->max_attempts[transport_index(w, tc)];
+		if (attempts >= max) {
+			snprintf(why, sizeof(why), "%s: %s %s (gave up after %d attempts)", tc->name,
+				 d->code, d->reason, attempts);
+			u = (struct send_update){.state = "failed", .reason = why};
+			counter = &w->t->failed;
+		} else {
+			int64_t wait = backoff(j->row.id, attempts, d->retry_after);
+			char ts[32];
+			time_format(now + wait, ts, sizeof(ts));
+			snprintf(why, sizeof(why), "%s: %s %s; retry %d at %s", tc->name, d->code,
+				 d->reason, attempts + 1, ts);
+			u = (struct send_update){.state = "deferred", .due_at = now + wait,
+						 .reason = why};
 		}
-		const char *ch = channel_name(tc->channel);
-		char *addr = tc->to ? address_of(&c, tc->to) : NULL;
-		if (tc->to && !addr) {
-			buf_printf(&reasons, "%s%s: no %s", reasons.len ? "; " : "", tc->name, tc->to);
-			continue;
+		u.channel = ch;
+		u.transport = tc->name;
+		u.address = j->addr;
+		u.attempt_status = "defer";
+		u.attempt_code = d->code;
+		u.attempt_reason = d->reason;
+		return job_finish(w, j, &u, now, counter, e);
+	}
+	/* permanent for this channel: record, suppress a bad address, and
+	 * fall through to the next channel */
+	reason_add(j, "%s: %s %s", tc->name, d->code, d->reason);
+	if (store_attempt_add(w->s, j->row.id, now, tc->name, "fail", d->code, d->reason, e) < 0)
+		goto fail;
+	if (d->hard_bounce && j->addr) {
+		snprintf(why, sizeof(why), "hard bounce on send %lld: %s %s", (long long)j->row.id,
+			 d->code, d->reason);
+		if (store_suppress(w->s, j->addr, ch, why, now, e) < 0)
+			goto fail;
+	}
+	job_flight_release(j);
+	j->chan++;
+	return advance(w, j, now, e) < 0 ? -1 : 0;
+fail:
+	job_free(j);
+	return -1;
+}
+
+/* collect - record the jobs that came back, waiting up to timeout_ms */
+static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
+{
+	struct transport_job *list = transport_collect(w->done, timeout_ms);
+	int rc = 0;
+	*got = 0;
+	while (list) {
+		struct transport_job *next = list->next;
+		struct job *j = list->cookie;
+		(*got)++;
+		if (rc == 0) {
+			rc = complete(w, j, w->o->now ? w->o->now : clock_now(w), e);
+		} else {
+			/* the store failed: leave the send to its lease */
+			w->inflight--;
+			job_free(j);
 		}
-		char *sup = NULL;
-		int ok = 1;
-		if (addr && store_suppressed(w->s, addr, &sup, e) < 0) {
-			free(addr);
-			ret = -1;
-			goto out;
-		}
-		if (sup) {
-			buf_printf(&reasons, "%s%s: address suppressed (%s)", reasons.len ? "; " : "",
-				   tc->name, sup);
-			free(sup);
-			free(addr);
-			continue;
-		}
-		if (store_subscription_allows(w->s, row->contact, ch, cc->cls, &ok, e) < 0) {
-			free(addr);
-			ret = -1;
-			goto out;
-		}
-		if (!ok) {
-			buf_printf(&reasons, "%s%s: unsubscribed from %s %s", reasons.len ? "; " : "",
-				   tc->name, cc->cls == CLASS_MARKETING ? "marketing" : "all", ch);
-			free(addr);
-			continue;
-		}
-		if (!ctx)
-			ctx = render_context(&c, have_ev ? &ev : NULL, ordered, nord,
-					     nord ? ordered[0] : NULL, cc->name, row->step + 1,
-					     cc->cls == CLASS_MARKETING ? unsub : NULL, survey);
-		struct rendered m;
-		struct err re = {{0}};
-		attempted = 1;
-		if (render_message(w->r, row->template, tc->channel, ordered, nord, c.locale, ctx, &m,
-				   &re) < 0) {
-			log_error("send %lld: %s", (long long)row->id, re.msg);
-			buf_printf(&reasons, "%s%s: %s", reasons.len ? "; " : "", tc->name, re.msg);
-			if (store_attempt_add(w->s, row->id, now, tc->name, "fail", "template", re.msg,
-					      e) < 0) {
-				free(addr);
-				ret = -1;
-				goto out;
-			}
-			free(addr);
-			continue;
-		}
-		if (m.segment)
-			json_object_set_new(ctx, "segment", json_string(m.segment));
-		json_t *from = json_object_get(tc->opts, "from");
-		const char *from_s = json_is_string(from) ? json_string_value(from) : NULL;
-		char *msgid = NULL;
-		if (tc->channel == CHANNEL_EMAIL) {
-			char key[64], hex[65];
-			int kn = snprintf(key, sizeof(key), "%lld/%lld", (long long)row->id,
-					  (long long)row->created_at);
-			sha256_hex(key, (size_t)kn, hex);
-			char *dom = domain_of(from_s);
-			msgid = xasprintf("<outreach.%lld.%.12s@%s>", (long long)row->id, hex, dom);
-			free(dom);
-		}
-		struct message msg = {
-			.send_id = row->id,
-			.channel = tc->channel,
-			.to = addr,
-			.to_name = c.name,
-			.from = from_s ? from_s : "outreach <outreach@localhost>",
-			.subject = m.subject,
-			.text = m.text,
-			.html = m.html,
-			.message_id = msgid,
-			.unsubscribe_url = cc->cls == CLASS_MARKETING ? unsub : NULL,
-			.marketing = cc->cls == CLASS_MARKETING,
-			.campaign = cc->name,
-			.step = row->step + 1,
-			.headers = m.headers,
-			.nheaders = m.nheaders,
-		};
-		struct delivery d = {0};
-		const struct message *mp = &msg;
-		transport_deliver(tr, &mp, 1, now, &d);
-		rendered_release(&m);
-		if (d.status == DELIVERY_OK) {
-			snprintf(why, sizeof(why), "%s via %s: %s", addr ? addr : ch, tc->name,
-				 d.reason[0] ? d.reason : "accepted");
-			u = (struct send_update){.state = "sent", .reason = why, .channel = ch,
-						 .transport = tc->name, .address = addr,
-						 .message_id = msgid,
-						 .provider_id = d.provider_id[0] ? d.provider_id : NULL,
-						 .attempt_status = "ok", .attempt_code = d.code,
-						 .attempt_reason = d.reason};
-			ret = finish(w, row, &u, now, &w->t->sent, e);
-			free(msgid);
-			free(addr);
-			goto out;
-		}
-		if (d.status == DELIVERY_DEFER) {
-			int attempts = row->attempts + 1;
-			int64_t *counter = &w->t->deferred;
-			if (attempts >= w->o->max_attempts) {
-				snprintf(why, sizeof(why), "%s: %s %s (gave up after %d attempts)",
-					 tc->name, d.code, d.reason, attempts);
-				u = (struct send_update){.state = "failed", .reason = why};
-				counter = &w->t->failed;
-			} else {
-				int64_t wait = backoff(row->id, attempts, d.retry_after);
-				char ts[32];
-				time_format(now + wait, ts, sizeof(ts));
-				snprintf(why, sizeof(why), "%s: %s %s; retry %d at %s", tc->name, d.code,
-					 d.reason, attempts + 1, ts);
-				u = (struct send_update){.state = "deferred", .due_at = now + wait,
-							 .reason = why};
-			}
-			u.channel = ch;
-			u.transport = tc->name;
-			u.address = addr;
-			u.attempt_status = "defer";
-			u.attempt_code = d.code;
-			u.attempt_reason = d.reason;
-			ret = finish(w, row, &u, now, counter, e);
-			free(msgid);
-			free(addr);
-			goto out;
-		}
-		/* permanent for this channel: record and fall through to the next */
-		buf_printf(&reasons, "%s%s: %s %s", reasons.len ? "; " : "", tc->name, d.code, d.reason);
-		rc = store_attempt_add(w->s, row->id, now, tc->name, "fail", d.code, d.reason, e);
-		free(msgid);
-		free(addr);
-		if (rc < 0) {
-			ret = -1;
-			goto out;
+		list = next;
+	}
+	return rc;
+}
+
+/* drain - give back what no thread started, wait for what is in flight */
+static int drain(struct worker *w, struct err *e)
+{
+	struct err ignore;
+	for (size_t k = 0; k < w->cfg->ntransports; k++) {
+		struct transport_job *l = w->tr[k] ? transport_cancel_queued(w->tr[k]) : NULL;
+		while (l) {
+			struct transport_job *next = l->next;
+			struct job *j = l->cookie;
+			store_send_release(w->s, j->row.id, w->owner, &ignore);
+			w->inflight--;
+			job_free(j);
+			l = next;
 		}
 	}
-	snprintf(why, sizeof(why), "%s%s", attempted ? "" : "no reachable channel: ",
-		 reasons.len ? reasons.data : "no channels");
-	u = (struct send_update){.state = attempted ? "failed" : "suppressed", .reason = why};
-	ret = finish(w, row, &u, now, attempted ? &w->t->failed : &w->t->suppressed, e);
-out:
-	if (ctx)
-		json_decref(ctx);
-	if (have_ev)
-		event_release(&ev);
-	free(unsub);
-	free(survey);
-	free(ordered);
-	strv_free(segs, nsegs);
-	buf_release(&reasons);
-	contact_release(&c);
-	return ret;
+	int rc = 0, got;
+	while (w->inflight > 0)
+		if (collect(w, 1000, &got, e) < 0)
+			rc = -1;
+	return rc;
 }
 
 static void log_pass(const struct sched_stats *st, const struct worker_totals *before,
@@ -380,7 +521,8 @@ static int stopping(const struct worker *w)
 	return w->o->stop && *w->o->stop;
 }
 
-/* pass - one round of scheduling and one batch; *busy when there was work */
+/* pass - one round of scheduling, a claim that fills the window of sends
+ * in flight, and the outcomes that came back; *busy when there was work */
 static int pass(struct worker *w, int64_t now, int *busy, struct err *e)
 {
 	struct sched_stats st = {0};
@@ -399,24 +541,31 @@ static int pass(struct worker *w, int64_t now, int *busy, struct err *e)
 		if (schedule_segments(w->s, w->cfg, now, 500, &more, &st, e) < 0)
 			return -1;
 	} while (more && !stopping(w));
-	struct send_row *rows;
-	size_t n;
-	if (store_claim(w->s, w->owner, now, w->o->lease, w->o->batch, &rows, &n, e) < 0)
-		return -1;
-	w->t->claimed += (int64_t)n;
-	int rc = 0;
-	size_t i;
-	for (i = 0; i < n && rc == 0 && !stopping(w); i++)
-		rc = handle(w, &rows[i], w->o->now ? now : clock_now(w), e);
-	/* give back what SIGTERM or an error left unhandled */
-	struct err ignore;
-	for (; i < n; i++)
-		store_send_release(w->s, rows[i].id, w->owner, &ignore);
-	send_rows_free(rows, n);
+	struct send_row *rows = NULL;
+	size_t n = 0, i = 0;
+	int room = w->window - w->inflight, rc = 0;
+	if (room > w->o->batch)
+		room = w->o->batch;
+	if (room > 0 && !stopping(w)) {
+		if (store_claim(w->s, w->owner, now, w->o->lease, room, &rows, &n, e) < 0)
+			return -1;
+		w->t->claimed += (int64_t)n;
+		for (i = 0; i < n && rc == 0 && !stopping(w); i++)
+			rc = start(w, &rows[i], w->o->now ? now : clock_now(w), e);
+		/* give back what SIGTERM or an error left unstarted */
+		struct err ignore;
+		for (; i < n; i++)
+			store_send_release(w->s, rows[i].id, w->owner, &ignore);
+		send_rows_free(rows, n);
+	}
+	int got = 0;
+	if (rc == 0 && w->inflight > 0) {
+		/* wait when there is nothing more to claim or no room for it */
+		int wait = n < (size_t)room || w->inflight >= w->window ? 200 : 0;
+		rc = collect(w, wait, &got, e);
+	}
 	log_pass(&st, &before, w->t, n);
-	*busy = n > 0 || st.events > 0 || st.evaluated > 0;
-	if (n == (size_t)w->o->batch)
-		*busy = 2; /* a full batch: more is due at once */
+	*busy = n > 0 || got > 0 || w->inflight > 0 || st.events > 0 || st.evaluated > 0;
 	return rc;
 }
 
@@ -435,13 +584,22 @@ int worker_run(struct store *s, const struct config *cfg, const struct worker_op
 		w.secret = "";
 	}
 	w.tr = xcalloc(cfg->ntransports + 1, sizeof(*w.tr));
+	w.max_attempts = xcalloc(cfg->ntransports + 1, sizeof(*w.max_attempts));
+	w.window = o->batch;
 	for (size_t i = 0; i < cfg->ntransports; i++) {
+		long max;
 		w.tr[i] = transport_create(cfg, &cfg->transports[i], 0, e);
-		if (!w.tr[i]) {
+		if (!w.tr[i] || transport_opt_int(cfg, &cfg->transports[i], "max_attempts",
+						  o->max_attempts, 1, 100, &max, e) < 0) {
 			rc = -1;
 			goto out;
 		}
+		w.max_attempts[i] = (int)max;
+		w.window += (int)transport_capacity(w.tr[i]);
 	}
+	if (w.window > WINDOW_MAX)
+		w.window = WINDOW_MAX;
+	w.done = transport_done_create();
 	w.r = renderer_create(cfg->templates);
 	if (store_worker_register(s, w.owner, w.host, (int)getpid(), clock_now(&w), e) < 0) {
 		rc = -1;
@@ -466,12 +624,16 @@ int worker_run(struct store *s, const struct config *cfg, const struct worker_op
 		if (ms > 0)
 			store_wait(s, ms);
 	}
+	if (drain(&w, rc < 0 ? &(struct err){{0}} : e) < 0)
+		rc = -1;
 	struct err ignore;
 	store_worker_stop(s, w.owner, &ignore);
 out:
 	for (size_t i = 0; i < cfg->ntransports; i++)
 		transport_free(w.tr[i]);
+	transport_done_free(w.done);
 	free(w.tr);
+	free(w.max_attempts);
 	renderer_free(w.r);
 	return rc;
 }
