@@ -62,4 +62,10 @@ void render_check_template(const struct renderer *r, const char *name, enum chan
 			   int (*known)(void *ud, const char *var), void *ud, struct diag *d,
 			   const char *cfg_file, int cfg_line);
 
+/* render_each_bare - call fn with each text file of template name for kind
+ * (not .html) and its body rendered with no data: the fixed text, the
+ * least any contact gets (for limits such as SMS max_segments) */
+void render_each_bare(struct renderer *r, const char *name, enum channel_kind kind,
+		      void (*fn)(void *ud, const char *path, const char *text), void *ud);
+
 #endif

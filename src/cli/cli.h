@@ -37,5 +37,6 @@ int cmd_preview(struct cli *c);
 int cmd_report(struct cli *c);
 int cmd_why(struct cli *c);
 int cmd_segments(struct cli *c);
+int cmd_send_test(struct cli *c);
 
 #endif

@@ -6,6 +6,8 @@
 #include "cli.h"
 #include "expr.h"
 #include "render.h"
+#include "sms.h"
+#include "transport.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -207,6 +209,36 @@ static int is_known(void *ud, const char *var)
 	return !k->have_contacts;
 }
 
+struct seg_check {
+	const struct transport_conf *tc;
+	int max;
+	struct diag *d;
+};
+
+static void seg_check_file(void *ud, const char *path, const char *text)
+{
+	struct seg_check *sc = ud;
+	enum sms_encoding enc;
+	int segs = sms_segments(text, strlen(text), &enc);
+	if (segs > sc->max)
+		diag_error(sc->d, path, 0,
+			   "at least %d SMS segments (%s) before any data, and transport \"%s\" "
+			   "allows max_segments %d",
+			   segs, enc == SMS_UCS2 ? "UCS-2" : "GSM-7", sc->tc->name, sc->max);
+}
+
+/* check_segments - with max_segments on an sms transport, the fixed text
+ * of every file of the template must fit */
+static void check_segments(struct renderer *r, const struct transport_conf *tc, const char *tmpl,
+			   struct diag *d)
+{
+	json_t *v = json_object_get(tc->opts, "max_segments");
+	if (!json_is_integer(v) || json_integer_value(v) < 1)
+		return;
+	struct seg_check sc = {tc, (int)json_integer_value(v), d};
+	render_each_bare(r, tmpl, CHANNEL_SMS, seg_check_file, &sc);
+}
+
 int cmd_check(struct cli *c)
 {
 	if (c->argc != 1)
@@ -233,6 +265,14 @@ int cmd_check(struct cli *c)
 		diag_warn(&d, cfg->path, 0,
 			  "no contacts in the store yet: template variables are not checked "
 			  "against attributes");
+	/* every transport's options, as the worker would create it, minus the
+	 * secrets (check runs where they may not be set) */
+	for (size_t i = 0; i < cfg->ntransports; i++) {
+		struct transport *t = transport_create(cfg, &cfg->transports[i], TRANSPORT_CHECK, &e);
+		if (!t)
+			diag_error(&d, NULL, 0, "%s", e.msg);
+		transport_free(t);
+	}
 	struct renderer *r = renderer_create(cfg->templates);
 	/* every (template, channel kind) a campaign can reach, once */
 	char **seen = NULL;
@@ -261,6 +301,8 @@ int cmd_check(struct cli *c)
 					seen[nseen++] = key;
 					render_check_template(r, tmpl, tc->channel, is_known, &k, &d,
 							      cfg->path, sc->line);
+					if (tc->channel == CHANNEL_SMS)
+						check_segments(r, tc, tmpl, &d);
 				}
 			}
 		}

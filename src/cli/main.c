@@ -23,6 +23,7 @@ static const struct {
 	{"report", cmd_report, "report [--campaign C] [--since TIME] [--format table|json|csv]"},
 	{"why", cmd_why, "why SEND_ID               the history of one send"},
 	{"segments", cmd_segments, "segments                  each segment's size"},
+	{"send-test", cmd_send_test, "send-test --transport NAME [--to ADDRESS] [--subject S] [--text T]"},
 };
 
 static void usage(FILE *f)

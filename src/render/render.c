@@ -417,6 +417,65 @@ static void check_file(struct renderer *r, const char *path, int email_txt,
 
 #include <dirent.h>
 
+/* template_files - the names of the KIND.*.{txt,md,html} files in dir, sorted */
+static size_t template_files(const char *dir, const char *k, char ***out)
+{
+	char **names = NULL;
+	size_t n = 0, kl = strlen(k);
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+	while (dh && (de = readdir(dh))) {
+		const char *dot = strrchr(de->d_name, '.');
+		if (strncmp(de->d_name, k, kl) != 0 || de->d_name[kl] != '.' ||
+		    (strcmp(dot, ".html") != 0 && strcmp(dot, ".txt") != 0 && strcmp(dot, ".md") != 0))
+			continue;
+		names = xrealloc(names, (n + 1) * sizeof(*names));
+		names[n++] = xstrdup(de->d_name);
+	}
+	if (dh)
+		closedir(dh);
+	for (size_t i = 1; i < n; i++) /* insertion sort: a handful of names */
+		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			char *t = names[j];
+			names[j] = names[j - 1];
+			names[j - 1] = t;
+		}
+	*out = names;
+	return n;
+}
+
+static void names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+void render_each_bare(struct renderer *r, const char *name, enum channel_kind kind,
+		      void (*fn)(void *ud, const char *path, const char *text), void *ud)
+{
+	const char *k = channel_name(kind);
+	char *dir = xasprintf("%s/%s", r->dir, name);
+	char **names;
+	size_t n = template_files(dir, k, &names);
+	json_t *empty = json_object();
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(strrchr(names[i], '.'), ".html") == 0)
+			continue;
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		struct tmpl *t = load(r, p, kind == CHANNEL_EMAIL);
+		struct buf b = BUF_INIT;
+		struct err e = {{0}};
+		if (!t->err[0] && render_into(t->body, empty, MUSTACHE_ESC_NONE, &b, &e) == 0)
+			fn(ud, p, buf_cstr(&b));
+		buf_release(&b);
+		free(p);
+	}
+	json_decref(empty);
+	names_free(names, n);
+	free(dir);
+}
+
 void render_check_template(const struct renderer *cr, const char *name, enum channel_kind kind,
 			   int (*known)(void *ud, const char *var), void *ud, struct diag *d,
 			   const char *cfg_file, int cfg_line)
@@ -430,33 +489,15 @@ void render_check_template(const struct renderer *cr, const char *name, enum cha
 	if (!exists(plain) && !exists(plain_txt))
 		diag_error(d, cfg_file, cfg_line, "template \"%s\": missing %s (the %s fallback)", name,
 			   plain, k);
-	DIR *dh = opendir(dir);
-	if (dh) {
-		struct dirent *de;
-		char **names = NULL;
-		size_t n = 0;
-		while ((de = readdir(dh))) {
-			size_t kl = strlen(k);
-			if (strncmp(de->d_name, k, kl) != 0 || (de->d_name[kl] != '.'))
-				continue;
-			names = xrealloc(names, (n + 1) * sizeof(*names));
-			names[n++] = xstrdup(de->d_name);
-		}
-		closedir(dh);
-		for (size_t i = 0; i < n; i++) {
-			const char *dot = strrchr(names[i], '.');
-			int is_html = strcmp(dot, ".html") == 0;
-			if (!is_html && strcmp(dot, ".txt") != 0 && strcmp(dot, ".md") != 0) {
-				free(names[i]);
-				continue;
-			}
-			char *p = xasprintf("%s/%s", dir, names[i]);
-			check_file(r, p, kind == CHANNEL_EMAIL && !is_html, known, ud, d);
-			free(p);
-			free(names[i]);
-		}
-		free(names);
+	char **names;
+	size_t n = template_files(dir, k, &names);
+	for (size_t i = 0; i < n; i++) {
+		const char *dot = strrchr(names[i], '.');
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		check_file(r, p, kind == CHANNEL_EMAIL && strcmp(dot, ".html") != 0, known, ud, d);
+		free(p);
 	}
+	names_free(names, n);
 	free(plain);
 	free(plain_txt);
 	free(dir);
