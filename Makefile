@@ -5,7 +5,8 @@
 PKGS     := sqlite3 jansson libfyaml icu-uc icu-i18n openssl libcurl
 DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
             libfyaml-dev libicu-dev libssl-dev libcmocka-dev python3 \
-            libcurl4-openssl-dev libesmtp-dev openssl python3-aiosmtpd python3-dkim
+            libcurl4-openssl-dev libesmtp-dev openssl python3-aiosmtpd python3-dkim \
+            postfix
 
 CC       ?= cc
 OPT      ?= -O2 -g
@@ -52,6 +53,8 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | \
+	    $$SUDO debconf-set-selections; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	else echo "deps: all installed"; fi
