@@ -59,6 +59,10 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	else echo "deps: all installed"; fi
 
+# bench - throughput of the transports against local sinks (not a test)
+bench: build/outreach
+	sh tests/bench/bench_transports.sh
+
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do \
 	  echo "== $$t"; $$t || fail=1; done; \
