@@ -74,6 +74,18 @@ static char *address_of(const struct contact *c, const char *field)
 	return NULL;
 }
 
+/* address_key - what the store and the logs may hold for an address: the
+ * address itself, but for a contact's own webhook url (its path or query
+ * holds a token) a digest that still matches on suppression */
+static char *address_key(const char *addr)
+{
+	if (!addr || !strstr(addr, "://"))
+		return addr ? xstrdup(addr) : NULL;
+	char hex[65];
+	sha256_hex(addr, strlen(addr), hex);
+	return xasprintf("url-sha256:%.32s", hex);
+}
+
 static int64_t backoff(int64_t send_id, int attempt, int64_t retry_after)
 {
 	int64_t d = 60;
@@ -146,7 +158,7 @@ struct job {
 	const struct transport_conf *tc;
 	struct rendered m;
 	int have_m;
-	char *addr, *msgid;
+	char *addr, *key, *msgid; /* key: the address as the store may hold it */
 	int segments;
 	struct message msg;
 };
@@ -157,8 +169,9 @@ static void job_flight_release(struct job *j)
 		rendered_release(&j->m);
 	j->have_m = 0;
 	free(j->addr);
+	free(j->key);
 	free(j->msgid);
-	j->addr = j->msgid = NULL;
+	j->addr = j->key = j->msgid = NULL;
 	j->tc = NULL;
 }
 
@@ -225,31 +238,28 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 			continue;
 		}
 		const char *ch = channel_name(tc->channel);
-		char *addr = tc->to ? address_of(&j->c, tc->to) : NULL;
-		if (tc->to && !addr) {
+		j->addr = tc->to ? address_of(&j->c, tc->to) : NULL;
+		if (tc->to && !j->addr) {
 			reason_add(j, "%s: no %s", tc->name, tc->to);
 			continue;
 		}
+		j->key = address_key(j->addr);
 		char *sup = NULL;
 		int ok = 1;
-		if (addr && store_suppressed(w->s, addr, &sup, e) < 0) {
-			free(addr);
+		if (j->key && store_suppressed(w->s, j->key, &sup, e) < 0)
 			return -1;
-		}
 		if (sup) {
 			reason_add(j, "%s: address suppressed (%s)", tc->name, sup);
 			free(sup);
-			free(addr);
+			job_flight_release(j);
 			continue;
 		}
-		if (store_subscription_allows(w->s, j->row.contact, ch, cc->cls, &ok, e) < 0) {
-			free(addr);
+		if (store_subscription_allows(w->s, j->row.contact, ch, cc->cls, &ok, e) < 0)
 			return -1;
-		}
 		if (!ok) {
 			reason_add(j, "%s: unsubscribed from %s %s", tc->name,
 				   cc->cls == CLASS_MARKETING ? "marketing" : "all", ch);
-			free(addr);
+			job_flight_release(j);
 			continue;
 		}
 		if (!j->ctx)
@@ -263,7 +273,7 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 				   j->c.locale, j->ctx, &j->m, &re) < 0) {
 			log_error("send %lld: %s", (long long)j->row.id, re.msg);
 			reason_add(j, "%s: %s", tc->name, re.msg);
-			free(addr);
+			job_flight_release(j);
 			if (store_attempt_add(w->s, j->row.id, now, tc->name, "fail", "template", re.msg,
 					      e) < 0)
 				return -1;
@@ -274,7 +284,6 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 			json_object_set_new(j->ctx, "segment", json_string(j->m.segment));
 		json_t *from = json_object_get(tc->opts, "from");
 		const char *from_s = json_is_string(from) ? json_string_value(from) : NULL;
-		j->addr = addr;
 		j->tc = tc;
 		if (tc->channel == CHANNEL_EMAIL) {
 			char key[64], hex[65];
@@ -291,7 +300,7 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 		j->msg = (struct message){
 		    .send_id = j->row.id,
 		    .channel = tc->channel,
-		    .to = addr,
+		    .to = j->addr,
 		    .to_name = j->c.name,
 		    .from = from_s ? from_s : "outreach <outreach@localhost>",
 		    .subject = j->m.subject,
@@ -402,10 +411,10 @@ static int complete(struct worker *w, struct job *j, int64_t now, struct err *e)
 	struct send_update u;
 	w->inflight--;
 	if (d->status == DELIVERY_OK) {
-		snprintf(why, sizeof(why), "%s via %s: %s", j->addr ? j->addr : ch, tc->name,
+		snprintf(why, sizeof(why), "%s via %s: %s", j->key ? j->key : ch, tc->name,
 			 d->reason[0] ? d->reason : "accepted");
 		u = (struct send_update){.state = "sent", .reason = why, .channel = ch,
-					 .transport = tc->name, .address = j->addr,
+					 .transport = tc->name, .address = j->key,
 					 .message_id = j->msgid,
 					 .provider_id = d->provider_id[0] ? d->provider_id : NULL,
 					 .segments = j->segments, .attempt_status = "ok",
@@ -432,7 +441,7 @@ static int complete(struct worker *w, struct job *j, int64_t now, struct err *e)
 		}
 		u.channel = ch;
 		u.transport = tc->name;
-		u.address = j->addr;
+		u.address = j->key;
 		u.attempt_status = "defer";
 		u.attempt_code = d->code;
 		u.attempt_reason = d->reason;
@@ -443,10 +452,10 @@ static int complete(struct worker *w, struct job *j, int64_t now, struct err *e)
 	reason_add(j, "%s: %s %s", tc->name, d->code, d->reason);
 	if (store_attempt_add(w->s, j->row.id, now, tc->name, "fail", d->code, d->reason, e) < 0)
 		goto fail;
-	if (d->hard_bounce && j->addr) {
+	if (d->hard_bounce && j->key) {
 		snprintf(why, sizeof(why), "hard bounce on send %lld: %s %s", (long long)j->row.id,
 			 d->code, d->reason);
-		if (store_suppress(w->s, j->addr, ch, why, now, e) < 0)
+		if (store_suppress(w->s, j->key, ch, why, now, e) < 0)
 			goto fail;
 	}
 	job_flight_release(j);
