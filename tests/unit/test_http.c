@@ -28,7 +28,9 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "config.h"
 #include "http_client.h"
+#include "transport.h"
 #include "xmalloc.h"
 
 #define PY "/usr/bin/python3"
@@ -823,6 +825,322 @@ static void test_json_pointer(void **state)
 	assert_int_equal(http_response_field(&r, "/id", out, sizeof(out)), -1);
 }
 
+
+/* ---- the http transport kind over the same server ---- */
+
+struct tfix {
+	struct config cfg;
+	struct transport_conf conf;
+	struct transport *t;
+};
+
+/* tcreate - a transport "sms" of kind http from opts (JSON, the caller's
+ * format args filled in); NULL with e set when create refuses */
+static struct transport *tcreate(struct tfix *f, int flags, struct err *e, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text;
+	if (vasprintf(&text, fmt, ap) < 0)
+		fail_msg("vasprintf");
+	va_end(ap);
+	json_error_t je;
+	memset(f, 0, sizeof(*f));
+	f->conf.opts = json_loads(text, 0, &je);
+	if (!f->conf.opts)
+		fail_msg("bad test opts: %s: %s", je.text, text);
+	free(text);
+	f->cfg.path = "o.yaml";
+	f->cfg.lines = json_pack("{s:i, s:i, s:i}", "/transports/sms", 5, "/transports/sms/body", 9,
+				 "/transports/sms/headers/X-Ref", 11);
+	f->conf.name = "sms";
+	f->conf.kind = "http";
+	f->conf.channel = CHANNEL_SMS;
+	f->conf.to = "phone";
+	f->conf.pointer = "/transports/sms";
+	f->conf.line = 5;
+	err_clear(e);
+	f->t = transport_create(&f->cfg, &f->conf, flags, e);
+	return f->t;
+}
+
+static void tfree(struct tfix *f)
+{
+	transport_free(f->t);
+	json_decref(f->conf.opts);
+	json_decref(f->cfg.lines);
+}
+
+static struct message sms(int64_t id, const char *to, const char *text)
+{
+	struct message m;
+	memset(&m, 0, sizeof(m));
+	m.send_id = id;
+	m.channel = CHANNEL_SMS;
+	m.to = to;
+	m.to_name = "张三";
+	m.text = text;
+	m.campaign = "thank-you";
+	m.step = 1;
+	return m;
+}
+
+static void deliver1(struct tfix *f, const struct message *m, struct delivery *d)
+{
+	assert_int_equal(transport_deliver(f->t, (const struct message *[]){m}, 1, 0, d), 0);
+}
+
+/* config problems name the option's line */
+static void test_transport_config(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *opts;
+		const char *msg;
+	} rows[] = {
+	    {"{}", "o.yaml:5: transport \"sms\": missing url (the gateway's endpoint, a template)"},
+	    {"{\"url\": \"http://x/\", \"body\": \"{{#a}}\"}",
+	     "o.yaml:9: transport \"sms\": bad template in body: unclosed section \"a\""},
+	    {"{\"url\": \"http://x/\", \"body\": \"{{to}}\\n{{/b}}\"}",
+	     "o.yaml:9: transport \"sms\": bad template in body: unexpected close tag \"b\" (template "
+	     "line 2)"},
+	    {"{\"url\": \"http://x/\", \"headers\": {\"X-Ref\": \"{{nope}}\"}}",
+	     "o.yaml:11: transport \"sms\": unknown variable \"nope\" in header X-Ref (use to, text, "
+	     "send_id, campaign, step, segments, encoding, name, phone)"},
+	    {"{\"url\": \"http://x/\", \"method\": \"FETCH\"}",
+	     "o.yaml:5: transport \"sms\": unknown method \"FETCH\" (use GET, POST or PUT)"},
+	    {"{\"url\": \"http://x/\", \"method\": \"GET\", \"body\": \"x\"}",
+	     "o.yaml:9: transport \"sms\": a GET request has no body: put the values in the url"},
+	    {"{\"url\": \"http://x/\", \"id_pointer\": \"id\"}",
+	     "o.yaml:5: transport \"sms\": id_pointer must be a JSON pointer such as /messages/0/id"},
+	    {"{\"url\": \"http://x/\", \"ok_value\": 0}",
+	     "o.yaml:5: transport \"sms\": ok_value needs ok_pointer"},
+	    {"{\"url\": \"http://x/\", \"headers\": {\"X-Ref\": \"a\\r\\nb\"}}",
+	     "o.yaml:11: transport \"sms\": header X-Ref must be one line (no CR or LF)"},
+	    {"{\"url\": \"http://x/\", \"headers\": {\"Bad Name\": \"a\"}}",
+	     "o.yaml:5: transport \"sms\": bad header name \"Bad Name\""},
+	    {"{\"url\": \"http://x/\", \"headers\": {\"Content-Length\": \"3\"}}",
+	     "o.yaml:5: transport \"sms\": header Content-Length is set by outreach"},
+	    {"{\"url\": \"http://x/\", \"max_segments\": 21}",
+	     "o.yaml:5: transport \"sms\": max_segments must be an integer from 1 to 20"},
+	    {"{\"url\": \"http://x/\", \"concurrency\": 0}",
+	     "o.yaml:5: transport \"sms\": concurrency must be an integer from 1 to 256"},
+	    {"{\"url\": \"http://x/\", \"timeout\": \"soon\"}",
+	     "o.yaml:5: transport \"sms\": timeout must be a duration such as 10s or 500ms (at most "
+	     "1d)"},
+	    {"{\"url\": \"http://x/\", \"body\": \"{{>part}}\"}",
+	     "o.yaml:9: transport \"sms\": bad template in body: partials are not supported here"},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
+		struct tfix f;
+		struct err e;
+		for (int check = 0; check < 2; check++) {
+			if (tcreate(&f, check ? TRANSPORT_CHECK : 0, &e, "%s", rows[i].opts))
+				fail_msg("%s: accepted", rows[i].opts);
+			if (strcmp(e.msg, rows[i].msg) != 0)
+				fail_msg("%s:\n got  %s\n want %s", rows[i].opts, e.msg, rows[i].msg);
+			tfree(&f);
+		}
+	}
+	/* a good config in check mode opens nothing and is accepted */
+	struct tfix f;
+	struct err e;
+	assert_non_null(tcreate(&f, TRANSPORT_CHECK, &e, "{\"url\": \"http://x/{{phone}}\"}"));
+	tfree(&f);
+}
+
+/* form bodies and GET URLs are percent-encoded; JSON bodies escaped */
+static void test_transport_render(void **state)
+{
+	(void)state;
+	struct server s;
+	server_start(&s, NULL, NULL, NULL);
+	struct tfix f;
+	struct err e;
+	if (!tcreate(&f, 0, &e,
+		     "{\"url\": \"http://127.0.0.1:%d/form\", \"headers\": {\"Content-Type\": "
+		     "\"application/x-www-form-urlencoded\", \"X-Seg\": \"{{segments}} {{encoding}}\"},"
+		     " \"body\": \"To={{to}}&Body={{text}}&Ref={{campaign}}-{{step}}\"}",
+		     s.port))
+		fail_msg("%s", e.msg);
+	struct message m = sms(7, "+8613800138000", "Hi 你好 & bye=1\n");
+	struct delivery d;
+	deliver1(&f, &m, &d);
+	if (d.status != DELIVERY_OK)
+		fail_msg("form: %s %s", d.code, d.reason);
+	assert_string_equal(d.reason, "HTTP 200 (1 segment, ucs2): {\"ok\":true,\"id\":\"m1\"}");
+	tfree(&f);
+
+	if (!tcreate(&f, 0, &e,
+		     "{\"url\": \"http://127.0.0.1:%d/get?to={{phone}}&msg={{text}}&id={{send_id}}\","
+		     " \"method\": \"GET\", \"id_pointer\": \"/id\"}",
+		     s.port))
+		fail_msg("%s", e.msg);
+	m = sms(8, "+447700900123", "a/b?c=d e");
+	deliver1(&f, &m, &d);
+	assert_int_equal(d.status, DELIVERY_OK);
+	assert_string_equal(d.provider_id, "m2");
+	tfree(&f);
+
+	if (!tcreate(&f, 0, &e,
+		     "{\"url\": \"http://127.0.0.1:%d/json\", \"body\": \"{\\\"t\\\": \\\"{{text}}\\\", "
+		     "\\\"n\\\": {{json name}}, \\\"id\\\": {{send_id}}}\"}",
+		     s.port))
+		fail_msg("%s", e.msg);
+	m = sms(9, "+8613800138000", "say \"hi\"\\\n");
+	deliver1(&f, &m, &d);
+	assert_int_equal(d.status, DELIVERY_OK);
+	tfree(&f);
+
+	json_t *log = server_log(&s);
+	assert_int_equal(json_array_size(log), 3);
+	json_t *r = json_array_get(log, 0);
+	assert_string_equal(json_string_value(json_object_get(r, "body")),
+			    "To=%2B8613800138000&Body=Hi%20%E4%BD%A0%E5%A5%BD%20%26%20bye%3D1%0A&Ref=thank-"
+			    "you-1");
+	json_t *h = json_object_get(r, "headers");
+	assert_string_equal(json_string_value(json_object_get(h, "x-seg")), "1 ucs2");
+	assert_string_equal(json_string_value(json_object_get(h, "content-type")),
+			    "application/x-www-form-urlencoded");
+	r = json_array_get(log, 1);
+	assert_string_equal(json_string_value(json_object_get(r, "method")), "GET");
+	assert_string_equal(json_string_value(json_object_get(r, "query")),
+			    "to=%2B447700900123&msg=a%2Fb%3Fc%3Dd%20e&id=8");
+	assert_string_equal(json_string_value(json_object_get(r, "body")), "");
+	r = json_array_get(log, 2);
+	assert_string_equal(json_string_value(json_object_get(r, "body")),
+			    "{\"t\": \"say \\\"hi\\\"\\\\\\u000a\", \"n\": \"张三\", \"id\": 9}");
+	h = json_object_get(r, "headers");
+	assert_string_equal(json_string_value(json_object_get(h, "content-type")),
+			    "application/json; charset=utf-8");
+	json_decref(log);
+	server_stop(&s);
+}
+
+/* 200 with an error code in the body; ids; secrets echoed back */
+static void test_transport_outcomes(void **state)
+{
+	(void)state;
+	struct server s;
+	server_start(&s,
+		     "[{\"path\": \"/send\", \"times\": 1, \"body\": \"{\\\"code\\\": 1001, "
+		     "\\\"msg\\\": \\\"balance insufficient\\\"}\"},"
+		     " {\"path\": \"/send\", \"times\": 1, \"status\": 403, \"body\": \"bad key "
+		     "k3y-0123456789abc for /send/p4th-0123456789abcdef\"},"
+		     " {\"path\": \"/send\", \"body\": \"{\\\"code\\\": 0, \\\"result\\\": "
+		     "[{\\\"sid\\\": \\\"SM{n}\\\"}]}\"}]",
+		     NULL, NULL);
+	struct tfix f;
+	struct err e;
+	if (!tcreate(&f, 0, &e,
+		     "{\"url\": \"http://127.0.0.1:%d/send/p4th-0123456789abcdef\", \"headers\": "
+		     "{\"X-Api-Key\": \"k3y-0123456789abc\", \"X-Name\": \"{{name}}\"},"
+		     " \"ok_pointer\": \"/code\", \"ok_value\": 0, \"id_pointer\": \"/result/0/sid\","
+		     " \"max_segments\": 1}",
+		     s.port))
+		fail_msg("%s", e.msg);
+	struct message m = sms(1, "+8613800138000", "您好");
+	struct delivery d;
+	deliver1(&f, &m, &d);
+	assert_int_equal(d.status, DELIVERY_FAIL);
+	assert_string_equal(d.code, "rejected");
+	assert_string_equal(d.reason,
+			    "HTTP 200: {\"code\": 1001, \"msg\": \"balance insufficient\"}");
+	deliver1(&f, &m, &d);
+	assert_int_equal(d.status, DELIVERY_FAIL);
+	assert_string_equal(d.code, "http 403");
+	assert_string_equal(d.reason, "HTTP 403: bad key [redacted] for /send/[redacted]");
+	deliver1(&f, &m, &d);
+	assert_int_equal(d.status, DELIVERY_OK);
+	assert_string_equal(d.provider_id, "SM3");
+
+	/* refused before sending */
+	struct message bad = sms(2, "+8613800138000", "x");
+	bad.to_name = "Bob\r\nX-Evil: 1";
+	deliver1(&f, &bad, &d);
+	assert_int_equal(d.status, DELIVERY_FAIL);
+	assert_string_equal(d.code, "invalid");
+	assert_string_equal(d.reason, "invalid header X-Name: the value holds CR or LF");
+	bad = sms(3, "+8613800138000", "\xff\xfe");
+	deliver1(&f, &bad, &d);
+	assert_int_equal(d.status, DELIVERY_FAIL);
+	assert_string_equal(d.reason, "the text is not valid UTF-8");
+	bad = sms(4, NULL, "x");
+	deliver1(&f, &bad, &d);
+	assert_int_equal(d.status, DELIVERY_FAIL);
+	assert_string_equal(d.reason, "message has no recipient");
+	struct buf b = BUF_INIT;
+	for (int i = 0; i < 71; i++)
+		buf_puts(&b, "您");
+	bad = sms(5, "+8613800138000", b.data);
+	deliver1(&f, &bad, &d);
+	assert_int_equal(d.status, DELIVERY_FAIL);
+	assert_string_equal(d.code, "too long");
+	assert_string_equal(d.reason, "2 segments (ucs2), max_segments is 1");
+	buf_release(&b);
+
+	json_t *log = server_log(&s);
+	assert_int_equal(json_array_size(log), 3);
+	json_decref(log);
+	tfree(&f);
+	server_stop(&s);
+}
+
+/* through the queue: one thread, batches of 4 x concurrency, every job
+ * back once, at most `concurrency` connections */
+static void test_transport_queue(void **state)
+{
+	(void)state;
+	struct server s;
+	server_start(&s, "[{\"path\": \"/q\", \"hang\": 0.2, \"body\": \"{\\\"id\\\": \\\"q{n}\\\"}\"}]",
+		     NULL, NULL);
+	struct tfix f;
+	struct err e;
+	if (!tcreate(&f, 0, &e,
+		     "{\"url\": \"http://127.0.0.1:%d/q\", \"concurrency\": 5, \"id_pointer\": \"/id\"}",
+		     s.port))
+		fail_msg("%s", e.msg);
+	enum { N = 30 };
+	struct message m[N];
+	struct transport_job jobs[N];
+	char to[N][24];
+	struct transport_done *q = transport_done_create();
+	double t0 = mono();
+	for (int i = 0; i < N; i++) {
+		snprintf(to[i], sizeof(to[i]), "+861380013%04d", i);
+		m[i] = sms(100 + i, to[i], "hello");
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		jobs[i].m = &m[i];
+		jobs[i].cookie = &m[i];
+		transport_submit(f.t, &jobs[i], q);
+	}
+	int got = 0;
+	json_t *ids = json_object();
+	while (got < N && mono() - t0 < 20) {
+		for (struct transport_job *j = transport_collect(q, 1000); j; j = j->next) {
+			if (j->d.status != DELIVERY_OK)
+				fail_msg("job %lld: %s %s", (long long)j->m->send_id, j->d.code,
+					 j->d.reason);
+			json_object_set_new(ids, j->d.provider_id, json_true());
+			got++;
+		}
+	}
+	double dt = mono() - t0;
+	assert_int_equal(got, N);
+	assert_int_equal(json_object_size(ids), N);
+	json_decref(ids);
+	/* 30 requests of 0.2 s, 5 at a time: about 1.2 s, far from 6 */
+	if (dt > 4.0)
+		fail_msg("30 queued requests at concurrency 5 took %.2f s", dt);
+	tfree(&f);
+	transport_done_free(q);
+	json_t *log = server_log(&s);
+	assert_int_equal(json_array_size(log), N);
+	assert_true(distinct_conns(log) <= 5);
+	json_decref(log);
+	server_stop(&s);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -839,6 +1157,10 @@ int main(void)
 	    cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_invalid),
 	    cmocka_unit_test(test_tls),
+	    cmocka_unit_test(test_transport_config),
+	    cmocka_unit_test(test_transport_render),
+	    cmocka_unit_test(test_transport_outcomes),
+	    cmocka_unit_test(test_transport_queue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
