@@ -429,7 +429,7 @@ static int set_str(json_t *o, const char *key, const char *s)
 	return 0;
 }
 
-/* redact - the reason without any of the secrets a request may carry */
+/* the strings of one request that may be secrets, for redact() */
 struct secrets {
 	char **v;
 	size_t n;
@@ -456,7 +456,7 @@ static void secrets_of_header(struct secrets *s, const char *name, const char *v
 	if (strcasecmp(name, "Content-Type") == 0 || strcasecmp(name, "Accept") == 0 ||
 	    strcasecmp(name, "User-Agent") == 0)
 		return;
-	if (strlen(v) >= 4)
+	if (strlen(v) >= 8)
 		secret_add(s, v, strlen(v));
 	for (const char *p = v; *p;) {
 		size_t w = strcspn(p, " \t,;=");
@@ -494,29 +494,37 @@ static void secrets_of_url(struct secrets *s, const char *url)
 	}
 }
 
+/* redact - reason (cap bytes) with every secret replaced by a mark, in
+ * one pass from the left (the longest secret first at each place), so
+ * that no mark is ever searched again */
 static void redact(char *reason, size_t cap, const struct secrets *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		size_t pn = strlen(s->v[i]);
-		char *hit;
-		while (pn && (hit = strstr(reason, s->v[i]))) {
-			static const char mark[] = "[redacted]";
-			size_t tail = strlen(hit + pn);
-			if (pn >= sizeof(mark) - 1) {
-				memcpy(hit, mark, sizeof(mark) - 1);
-				memmove(hit + sizeof(mark) - 1, hit + pn, tail + 1);
-			} else {
-				/* grow: cut at the end if need be */
-				size_t room = cap - (size_t)(hit - reason) - 1;
-				size_t keep = tail;
-				if (sizeof(mark) - 1 + keep > room)
-					keep = room > sizeof(mark) - 1 ? room - (sizeof(mark) - 1) : 0;
-				memmove(hit + sizeof(mark) - 1, hit + pn, keep);
-				memcpy(hit, mark, sizeof(mark) - 1 < room ? sizeof(mark) - 1 : room);
-				hit[(sizeof(mark) - 1 < room ? sizeof(mark) - 1 : room) + keep] = '\0';
-			}
+	if (!s->n)
+		return;
+	struct buf out = BUF_INIT;
+	buf_puts(&out, "");
+	for (const char *p = reason; *p;) {
+		size_t best = 0;
+		for (size_t i = 0; i < s->n; i++) {
+			size_t pn = strlen(s->v[i]);
+			if (pn > best && strncmp(p, s->v[i], pn) == 0)
+				best = pn;
+		}
+		if (best) {
+			buf_puts(&out, "[redacted]");
+			p += best;
+		} else {
+			buf_putc(&out, *p++);
 		}
 	}
+	size_t n = out.len < cap ? out.len : cap - 1;
+	/* never end inside a UTF-8 character */
+	if (n < out.len)
+		while (n > 0 && ((unsigned char)out.data[n] & 0xC0) == 0x80)
+			n--;
+	memcpy(reason, out.data, n);
+	reason[n] = '\0';
+	buf_release(&out);
 }
 
 /* one message on its way */

@@ -124,6 +124,12 @@ static void server_start(struct server *s, const char *script, const char *cert,
 		fail_msg("httpd.py did not start");
 }
 
+/* http_script - replace the server's rules (it reads them per request) */
+static void http_script(const struct server *s, const char *script)
+{
+	write_file(s->script, script);
+}
+
 static void rm_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -1082,6 +1088,17 @@ static void test_transport_outcomes(void **state)
 	json_t *log = server_log(&s);
 	assert_int_equal(json_array_size(log), 3);
 	json_decref(log);
+	tfree(&f);
+
+	/* a secret that the mark itself contains, echoed twice */
+	http_script(&s, "[{\"status\": 400, \"body\": \"key redacted is redacted\"}]");
+	if (!tcreate(&f, 0, &e,
+		     "{\"url\": \"http://127.0.0.1:%d/x\", \"headers\": {\"X-Key\": \"redacted\"}}",
+		     s.port))
+		fail_msg("%s", e.msg);
+	deliver1(&f, &m, &d);
+	assert_int_equal(d.status, DELIVERY_FAIL);
+	assert_string_equal(d.reason, "HTTP 400: key [redacted] is [redacted]");
 	tfree(&f);
 	server_stop(&s);
 }
