@@ -44,7 +44,8 @@ Run it with /usr/bin/python3 (standard library only):
 
 Every response carries Content-Length (default Content-Type application/json)
 and the connection is kept alive (HTTP/1.1) unless a rule closes it. SIGTERM
-and SIGINT exit at once. The server is quiet on stderr.
+and SIGINT exit at once, and so does the server when the process that
+started it goes away. The server is quiet on stderr.
 """
 import argparse
 import base64
@@ -217,6 +218,15 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # never outlive the test that started us (a failed test may not stop us)
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        stop(0, None)
+
+    threading.Thread(target=watch, daemon=True).start()
     srv = Server(("127.0.0.1", 0), Handler)
     if ARGS.tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
