@@ -1028,36 +1028,67 @@ static int webhook_create(const struct config *cfg, const struct transport_conf 
 	return 0;
 }
 
-/* scrub - replace each occurrence of needle in s by "***"; short needles
- * are left alone (they would blank innocent words) */
-static void scrub(char *s, size_t cap, const char *needle, size_t nlen)
+/* scrub - replace each occurrence of needle[0..nlen) in s by "***", and
+ * a start of it (6 bytes or more) that ends s, where a server's words
+ * were cut short; needles shorter than min are left alone (they would
+ * blank innocent words) */
+static void scrub(char *s, size_t cap, const char *needle, size_t nlen, size_t min)
 {
-	if (!needle || nlen < 8)
+	if (!needle || nlen < min || nlen == 0)
 		return;
 	char *p;
 	while ((p = memmem(s, strlen(s), needle, nlen))) {
 		size_t tail = strlen(p + nlen);
-		if (3 + tail + (size_t)(p - s) >= cap)
+		if ((size_t)(p - s) + 3 + tail >= cap)
 			tail = cap - (size_t)(p - s) - 4;
 		memmove(p + 3, p + nlen, tail);
 		p[3 + tail] = '\0';
 		memcpy(p, "***", 3);
 	}
+	size_t n = strlen(s);
+	for (size_t k = nlen - 1; k >= 6; k--)
+		if (n >= k && memcmp(s + n - k, needle, k) == 0) {
+			memcpy(s + n - k, "***", 4);
+			break;
+		}
 }
 
-/* scrub_url - the url, its query and its path out of s */
+struct needles {
+	const char *secret, *token, *url1, *url2;
+};
+
+/* scrub_url - the url, its path and query, and each path segment or
+ * query value long enough to be a token, out of s */
 static void scrub_url(char *s, size_t cap, const char *url)
 {
 	if (!url)
 		return;
-	scrub(s, cap, url, strlen(url));
-	const char *q = strchr(url, '?');
-	if (q)
-		scrub(s, cap, q + 1, strlen(q + 1));
+	scrub(s, cap, url, strlen(url), 8);
 	const char *host = strstr(url, "://");
-	const char *path = host ? strchr(host + 3, '/') : NULL;
-	if (path)
-		scrub(s, cap, path, q && q > path ? (size_t)(q - path) : strlen(path));
+	const char *path = host ? strpbrk(host + 3, "/?") : NULL;
+	if (!path)
+		return;
+	scrub(s, cap, path, strlen(path), 8);
+	const char *q = strchr(path, '?');
+	if (q)
+		scrub(s, cap, q + 1, strlen(q + 1), 8);
+	/* the pieces: between '/', '?', '&', '=' and '#' */
+	for (const char *p = path; *p;) {
+		size_t k = strcspn(p, "/?&=#");
+		scrub(s, cap, p, k, 16);
+		p += k;
+		if (*p)
+			p++;
+	}
+}
+
+/* scrub_all - every secret this request knows of out of s */
+static void scrub_all(char *s, size_t cap, const struct needles *nd)
+{
+	scrub(s, cap, nd->secret, nd->secret ? strlen(nd->secret) : 0, 4);
+	scrub(s, cap, nd->token, nd->token ? strlen(nd->token) : 0, 4);
+	scrub_url(s, cap, nd->url1);
+	scrub_url(s, cap, nd->url2);
 }
 
 static int webhook_deliver(void *state, const struct message *const *m, size_t n, int64_t now,
@@ -1123,15 +1154,18 @@ static int webhook_deliver(void *state, const struct message *const *m, size_t n
 		http_client_run(w->http, req, k, resp);
 	for (size_t j = 0; j < k; j++) {
 		size_t i = idx[j];
-		webhook_classify(w->flavor, w->personal, &resp[j], &d[i]);
-		char *fields[] = {d[i].reason, d[i].code, d[i].provider_id};
-		size_t caps[] = {sizeof(d[i].reason), sizeof(d[i].code), sizeof(d[i].provider_id)};
-		for (size_t f = 0; f < 3; f++) {
-			scrub(fields[f], caps[f], w->secret, w->secret ? strlen(w->secret) : 0);
-			scrub(fields[f], caps[f], w->token, w->token ? strlen(w->token) : 0);
-			scrub_url(fields[f], caps[f], wr[i].url);
-			scrub_url(fields[f], caps[f], w->url);
+		struct needles nd = {w->secret, w->token, wr[i].url, w->url};
+		/* a server may echo the request: scrub its words before they
+		 * are cut short into a reason, then the reason itself */
+		if (resp[j].body) {
+			scrub_all(resp[j].body, resp[j].body_len + 1, &nd);
+			resp[j].body_len = strlen(resp[j].body);
 		}
+		scrub_all(resp[j].error, sizeof(resp[j].error), &nd);
+		webhook_classify(w->flavor, w->personal, &resp[j], &d[i]);
+		scrub_all(d[i].reason, sizeof(d[i].reason), &nd);
+		scrub_all(d[i].code, sizeof(d[i].code), &nd);
+		scrub_all(d[i].provider_id, sizeof(d[i].provider_id), &nd);
 		http_response_release(&resp[j]);
 	}
 	for (size_t i = 0; i < n; i++)
