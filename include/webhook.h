@@ -88,31 +88,32 @@ const char *webhook_flavor_name(enum webhook_flavor f);
 /* everything one request is built from; all borrowed */
 struct webhook_input {
 	enum webhook_flavor flavor;
-	int markdown;         /* 1: format markdown, 0: text */
+	int markdown;	      /* 1: format markdown, 0: text */
 	const char *url;      /* the endpoint: the configured url, the contact's
-	                       * own webhook url, or telegram's sendMessage url */
+			       * own webhook url, or telegram's sendMessage url */
 	const char *text;     /* the rendered chat text, UTF-8 */
 	const char *title;    /* NULL: derived from text (see above) */
 	const char *chat_id;  /* telegram: the contact's or the group's chat id */
 	const char *secret;   /* NULL or "": unsigned */
-	int64_t now;          /* seconds: the signatures' timestamp */
+	int64_t now;	      /* seconds: the signatures' timestamp */
 	int64_t send_id;      /* generic */
 	const char *campaign; /* generic, MAY be NULL */
-	int step;             /* generic */
-	const char *to;       /* generic: the contact's address, NULL for a group */
+	int step;	      /* generic */
+	const char *to;	      /* generic: the contact's address, NULL for a group */
 };
 
 #define WEBHOOK_MAX_HEADERS 4
 
-/* one request ready for http_client_run; owns its strings */
+/* one request ready for http_client_run; owns its strings, and its
+ * headers point into it: build it where it stays (never copy it) */
 struct webhook_request {
 	char *url;
 	char *body;
 	size_t body_len;
 	struct header headers[WEBHOOK_MAX_HEADERS];
 	size_t nheaders;
-	char ts[24];   /* storage for X-Outreach-Timestamp */
-	char sig[80];  /* storage for X-Outreach-Signature */
+	char ts[24];  /* storage for X-Outreach-Timestamp */
+	char sig[80]; /* storage for X-Outreach-Signature */
 };
 
 /* webhook_build - fill out from in. Returns 0, or -1 with e set to a
@@ -152,8 +153,7 @@ void webhook_feishu_sign(const char *secret, int64_t ts, char out[45]);
 void webhook_dingtalk_sign(const char *secret, int64_t ts_ms, char out[45]);
 /* webhook_generic_sign - "sha256=" and the hex HMAC-SHA256 keyed by
  * secret over "<ts>.<body>", into out[72] */
-void webhook_generic_sign(const char *secret, int64_t ts, const char *body, size_t n,
-			  char out[72]);
+void webhook_generic_sign(const char *secret, int64_t ts, const char *body, size_t n, char out[72]);
 
 /* webhook_telegram_html - Telegram's HTML for a markdown text; caller
  * frees. Every &, < and > is escaped; a heading line ("# x") becomes

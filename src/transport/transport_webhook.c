@@ -9,6 +9,20 @@
  * (webhook.h: the payload each service documents, its signature) and
  * runs them at once through the shared HTTP engine (http_client.h), then
  * reads each answer the way its service documents (webhook_classify).
+ * The `now` given to deliver is the clock of every signature, so a run
+ * with --now signs the same bytes each time.
+ *
+ * Options: flavor (required: slack | teams | discord | feishu | dingtalk |
+ * wecom | telegram | generic); url (required without to:, except for
+ * telegram, whose default is https://api.telegram.org/bot<TOKEN>/
+ * sendMessage with the token from the variable token_env names; with to:
+ * the contact's own url is used and url is refused); secret_env (feishu,
+ * dingtalk: the robot's signing secret; generic: the HMAC key of
+ * X-Outreach-Signature; absent: unsigned); format (markdown | text,
+ * default markdown); title (dingtalk markdown, a feishu card header, a
+ * teams heading; default for dingtalk: the text's first line); chat_id
+ * (telegram without to:, the group's chat id); concurrency (requests at
+ * once, default 4, 1-64); timeout (whole request, default 10s); ca_file.
  *
  * What the services document (looked up for this file):
  * - DingTalk custom robot, "加签" (open.dingtalk.com/document/robots/
@@ -80,11 +94,11 @@
 #include "webhook.h"
 #include "xmalloc.h"
 
-#define DISCORD_MAX 2000    /* UTF-16 units */
-#define TELEGRAM_MAX 4096   /* UTF-16 units after entities parsing */
+#define DISCORD_MAX 2000	/* UTF-16 units */
+#define TELEGRAM_MAX 4096	/* UTF-16 units after entities parsing */
 #define WECOM_MARKDOWN_MAX 4096 /* bytes */
-#define WECOM_TEXT_MAX 2048     /* bytes */
-#define TITLE_MAX 100           /* bytes */
+#define WECOM_TEXT_MAX 2048	/* bytes */
+#define TITLE_MAX 100		/* bytes */
 #define TELEGRAM_API "https://api.telegram.org/bot"
 
 static const char *const flavor_names[WEBHOOK_NFLAVORS] = {
@@ -264,13 +278,21 @@ static void html_escape(struct buf *b, const char *s, size_t n, int attr)
 {
 	for (size_t i = 0; i < n; i++) {
 		switch (s[i]) {
-		case '&': buf_puts(b, "&amp;"); break;
-		case '<': buf_puts(b, "&lt;"); break;
-		case '>': buf_puts(b, "&gt;"); break;
+		case '&':
+			buf_puts(b, "&amp;");
+			break;
+		case '<':
+			buf_puts(b, "&lt;");
+			break;
+		case '>':
+			buf_puts(b, "&gt;");
+			break;
 		case '"':
 			buf_puts(b, attr ? "&quot;" : "\"");
 			break;
-		default: buf_putc(b, s[i]); break;
+		default:
+			buf_putc(b, s[i]);
+			break;
 		}
 	}
 }
@@ -373,7 +395,9 @@ static int set_str(json_t *o, const char *key, const char *s)
 static char *url_with(const char *url, const char *param)
 {
 	size_t n = strlen(url);
-	const char *sep = !strchr(url, '?') ? "?" : (n && (url[n - 1] == '?' || url[n - 1] == '&')) ? "" : "&";
+	const char *sep = !strchr(url, '?')				    ? "?"
+			  : (n && (url[n - 1] == '?' || url[n - 1] == '&')) ? ""
+									    : "&";
 	return xasprintf("%s%s%s", url, sep, param);
 }
 
@@ -390,8 +414,8 @@ static json_t *build_teams(const char *text, const char *title)
 {
 	json_t *body = json_array();
 	if (title) {
-		json_t *t = json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "TextBlock", "text", title,
-				      "weight", "Bolder", "size", "Medium", "wrap", 1);
+		json_t *t = json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "TextBlock", "text",
+				      title, "weight", "Bolder", "size", "Medium", "wrap", 1);
 		if (!t) {
 			json_decref(body);
 			return NULL;
@@ -407,8 +431,8 @@ static json_t *build_teams(const char *text, const char *title)
 	return json_pack("{s:s, s:[{s:s, s:n, s:{s:s, s:s, s:s, s:o}}]}", "type", "message",
 			 "attachments", "contentType", "application/vnd.microsoft.card.adaptive",
 			 "contentUrl", "content", "$schema",
-			 "http://adaptivecards.io/schemas/adaptive-card.json", "type", "AdaptiveCard",
-			 "version", "1.2", "body", body);
+			 "http://adaptivecards.io/schemas/adaptive-card.json", "type",
+			 "AdaptiveCard", "version", "1.2", "body", body);
 }
 
 static json_t *build_feishu(const char *text, const char *title, int markdown)
@@ -417,7 +441,8 @@ static json_t *build_feishu(const char *text, const char *title, int markdown)
 		return json_pack("{s:s, s:{s:s}}", "msg_type", "text", "content", "text", text);
 	json_t *card = json_object();
 	if (title) {
-		json_t *h = json_pack("{s:{s:s, s:s}}", "title", "tag", "plain_text", "content", title);
+		json_t *h =
+		    json_pack("{s:{s:s, s:s}}", "title", "tag", "plain_text", "content", title);
 		if (!h) {
 			json_decref(card);
 			return NULL;
@@ -448,11 +473,9 @@ int webhook_build(const struct webhook_input *in, struct webhook_request *out, s
 	while (n && isspace((unsigned char)src[n - 1]))
 		n--;
 	char *text = xstrndup(src, n);
-	char title[TITLE_MAX + 8];
-	if (in->title)
-		snprintf(title, sizeof(title), "%s", in->title);
-	else
-		webhook_title(text, title, sizeof(title));
+	char derived[TITLE_MAX + 8];
+	webhook_title(text, derived, sizeof(derived));
+	const char *title = in->title ? in->title : derived;
 	const char *fl = webhook_flavor_name(in->flavor);
 	const char *secret = in->secret && *in->secret ? in->secret : NULL;
 	json_t *o = NULL;
@@ -486,7 +509,8 @@ int webhook_build(const struct webhook_input *in, struct webhook_request *out, s
 	case WEBHOOK_DISCORD: {
 		size_t k = utf16_len(text, n);
 		if (k > DISCORD_MAX) {
-			rc = err_set(e, "too long: %zu characters, discord takes %d", k, DISCORD_MAX);
+			rc = err_set(e, "too long: %zu characters, discord takes %d", k,
+				     DISCORD_MAX);
 			goto out;
 		}
 		o = json_pack("{s:s, s:{s:[]}}", "content", text, "allowed_mentions", "parse");
@@ -512,10 +536,10 @@ int webhook_build(const struct webhook_input *in, struct webhook_request *out, s
 		}
 		break;
 	case WEBHOOK_DINGTALK:
-		o = in->markdown ? json_pack("{s:s, s:{s:s, s:s}}", "msgtype", "markdown", "markdown",
-					     "title", title, "text", text)
-				 : json_pack("{s:s, s:{s:s}}", "msgtype", "text", "text", "content",
-					     text);
+		o = in->markdown
+			? json_pack("{s:s, s:{s:s, s:s}}", "msgtype", "markdown", "markdown",
+				    "title", title, "text", text)
+			: json_pack("{s:s, s:{s:s}}", "msgtype", "text", "text", "content", text);
 		break;
 	case WEBHOOK_WECOM: {
 		size_t max = in->markdown ? WECOM_MARKDOWN_MAX : WECOM_TEXT_MAX;
@@ -524,10 +548,10 @@ int webhook_build(const struct webhook_input *in, struct webhook_request *out, s
 				     in->markdown ? "markdown" : "text", max);
 			goto out;
 		}
-		o = in->markdown ? json_pack("{s:s, s:{s:s}}", "msgtype", "markdown", "markdown",
-					     "content", text)
-				 : json_pack("{s:s, s:{s:s}}", "msgtype", "text", "text", "content",
-					     text);
+		o = in->markdown
+			? json_pack("{s:s, s:{s:s}}", "msgtype", "markdown", "markdown", "content",
+				    text)
+			: json_pack("{s:s, s:{s:s}}", "msgtype", "text", "text", "content", text);
 		break;
 	}
 	case WEBHOOK_TELEGRAM: {
@@ -543,7 +567,8 @@ int webhook_build(const struct webhook_input *in, struct webhook_request *out, s
 			k = utf16_len(text, n);
 		}
 		if (k > TELEGRAM_MAX) {
-			rc = err_set(e, "too long: %zu characters, telegram takes %d", k, TELEGRAM_MAX);
+			rc = err_set(e, "too long: %zu characters, telegram takes %d", k,
+				     TELEGRAM_MAX);
 			goto out;
 		}
 		o = json_object();
@@ -823,8 +848,8 @@ void webhook_classify(enum webhook_flavor f, int personal, const struct http_res
 	case WEBHOOK_TELEGRAM:
 		if (json_is_object(j) && json_is_true(json_object_get(j, "ok"))) {
 			id_of(json_object_get(j, "result"), "message_id", d);
-			ok_set(d, "telegram accepted%s%s",
-				      d->provider_id[0] ? " message " : "", d->provider_id);
+			ok_set(d, "telegram accepted%s%s", d->provider_id[0] ? " message " : "",
+			       d->provider_id);
 		} else if (json_is_object(j) && json_is_false(json_object_get(j, "ok"))) {
 			telegram_error(j, personal, d);
 		} else {
@@ -836,7 +861,7 @@ void webhook_classify(enum webhook_flavor f, int personal, const struct http_res
 	default:
 		id_of(j, "id", d);
 		ok_set(d, "%s accepted%s%s", webhook_flavor_name(f),
-			      d->provider_id[0] ? " id " : "", d->provider_id);
+		       d->provider_id[0] ? " id " : "", d->provider_id);
 		break;
 	}
 	if (j)
@@ -848,12 +873,12 @@ void webhook_classify(enum webhook_flavor f, int personal, const struct http_res
 struct webhook {
 	enum webhook_flavor flavor;
 	int markdown;
-	int personal;        /* `to:` names the contact's address */
-	char *url;           /* the group's endpoint, or telegram's; NULL when personal */
-	const char *secret;  /* borrowed from the environment, NULL: unsigned */
-	const char *token;   /* telegram's bot token, borrowed; NULL when url given */
-	char *title;         /* the title option, NULL: derived */
-	char *chat_id;       /* telegram's group chat */
+	int personal;	    /* `to:` names the contact's address */
+	char *url;	    /* the group's endpoint, or telegram's; NULL when personal */
+	const char *secret; /* borrowed from the environment, NULL: unsigned */
+	const char *token;  /* telegram's bot token, borrowed; NULL when url given */
+	char *title;	    /* the title option, NULL: derived */
+	char *chat_id;	    /* telegram's group chat */
 	int concurrency;
 	struct http_client *http;
 };
@@ -872,8 +897,9 @@ static int opt_chat_id(const struct config *cfg, const struct transport_conf *co
 	if (!*out || !webhook_chat_id_ok(*out)) {
 		free(*out);
 		*out = NULL;
-		return transport_conf_err(cfg, conf, "chat_id", e,
-					  "chat_id must be a telegram chat id (a number, or @channel)");
+		return transport_conf_err(
+		    cfg, conf, "chat_id", e,
+		    "chat_id must be a telegram chat id (a number, or @channel)");
 	}
 	return 0;
 }
@@ -912,14 +938,16 @@ static int webhook_create(const struct config *cfg, const struct transport_conf 
 	if (transport_opt_str(cfg, conf, "flavor", &flavor, e) < 0)
 		return -1;
 	if (!flavor)
-		return transport_conf_err(cfg, conf, NULL, e,
-					  "missing flavor (slack, teams, discord, feishu, dingtalk, "
-					  "wecom, telegram or generic)");
+		return transport_conf_err(
+		    cfg, conf, NULL, e,
+		    "missing flavor (slack, teams, discord, feishu, dingtalk, "
+		    "wecom, telegram or generic)");
 	if ((f = webhook_flavor_parse(flavor)) < 0)
-		return transport_conf_err(cfg, conf, "flavor", e,
-					  "unknown flavor \"%s\" (use slack, teams, discord, feishu, "
-					  "dingtalk, wecom, telegram or generic)",
-					  flavor);
+		return transport_conf_err(
+		    cfg, conf, "flavor", e,
+		    "unknown flavor \"%s\" (use slack, teams, discord, feishu, "
+		    "dingtalk, wecom, telegram or generic)",
+		    flavor);
 	if (conf->channel != CHANNEL_CHAT)
 		return transport_conf_err(cfg, conf, "channel", e,
 					  "a webhook transport serves channel chat");
@@ -932,8 +960,9 @@ static int webhook_create(const struct config *cfg, const struct transport_conf 
 		return -1;
 	/* never quote a url: its query or path is a credential */
 	if (url && !webhook_url_ok(url))
-		return transport_conf_err(cfg, conf, "url", e,
-					  "url must start with https:// or http:// and hold no blanks");
+		return transport_conf_err(
+		    cfg, conf, "url", e,
+		    "url must start with https:// or http:// and hold no blanks");
 	if (format && strcmp(format, "markdown") != 0 && strcmp(format, "text") != 0)
 		return transport_conf_err(cfg, conf, "format", e,
 					  "format must be markdown or text, not \"%s\"", format);
@@ -942,10 +971,11 @@ static int webhook_create(const struct config *cfg, const struct transport_conf 
 			return -1;
 		if (personal && chat_id) {
 			free(chat_id);
-			return transport_conf_err(cfg, conf, "chat_id", e,
-						  "chat_id is for a group chat; this transport sends "
-						  "to each contact's %s",
-						  conf->to);
+			return transport_conf_err(
+			    cfg, conf, "chat_id", e,
+			    "chat_id is for a group chat; this transport sends "
+			    "to each contact's %s",
+			    conf->to);
 		}
 		if (!personal && !chat_id)
 			return transport_conf_err(cfg, conf, NULL, e,
@@ -958,15 +988,17 @@ static int webhook_create(const struct config *cfg, const struct transport_conf 
 			}
 			if (!json_object_get(conf->opts, "token_env")) {
 				free(chat_id);
-				return transport_conf_err(cfg, conf, NULL, e,
-							  "a telegram transport needs token_env (the "
-							  "variable holding the bot token) or url");
+				return transport_conf_err(
+				    cfg, conf, NULL, e,
+				    "a telegram transport needs token_env (the "
+				    "variable holding the bot token) or url");
 			}
 			if (token && !token_ok(token)) {
 				free(chat_id);
-				return transport_conf_err(cfg, conf, "token_env", e,
-							  "token_env names a variable that does not "
-							  "hold a bot token");
+				return transport_conf_err(
+				    cfg, conf, "token_env", e,
+				    "token_env names a variable that does not "
+				    "hold a bot token");
 			}
 		}
 	} else {
@@ -977,13 +1009,15 @@ static int webhook_create(const struct config *cfg, const struct transport_conf 
 			return transport_conf_err(cfg, conf, "token_env", e,
 						  "token_env is for flavor telegram");
 		if (!personal && !url)
-			return transport_conf_err(cfg, conf, NULL, e,
-						  "missing url (or to: naming the contact attribute "
-						  "that holds each contact's webhook url)");
+			return transport_conf_err(
+			    cfg, conf, NULL, e,
+			    "missing url (or to: naming the contact attribute "
+			    "that holds each contact's webhook url)");
 		if (personal && url)
-			return transport_conf_err(cfg, conf, "url", e,
-						  "url is not used: to: names the contact attribute "
-						  "that holds each contact's webhook url");
+			return transport_conf_err(
+			    cfg, conf, "url", e,
+			    "url is not used: to: names the contact attribute "
+			    "that holds each contact's webhook url");
 	}
 	if (f == WEBHOOK_FEISHU || f == WEBHOOK_DINGTALK || f == WEBHOOK_GENERIC) {
 		if (transport_secret(cfg, conf, "secret_env", flags, &secret, e) < 0) {
@@ -1128,7 +1162,8 @@ static int webhook_deliver(void *state, const struct message *const *m, size_t n
 		} else if (w->personal) {
 			if (!webhook_url_ok(to)) {
 				/* the contact's url is a credential: never quoted */
-				transport_set(&d[i], DELIVERY_FAIL, "invalid", "invalid webhook url");
+				transport_set(&d[i], DELIVERY_FAIL, "invalid",
+					      "invalid webhook url");
 				continue;
 			}
 			in.url = to;

@@ -31,6 +31,8 @@
 #define NOW 1772359200 /* 2026-03-01T10:00:00Z */
 #define TEXT "# 新品到店\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\n\n"
 #define TRIMMED "# 新品到店\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>"
+/* TRIMMED as a JSON string's contents */
+#define JTEXT "# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>"
 #define SECRET "SECb6f0c1d2e3a4\nwith-a-newline"
 
 /* ---- helpers ---- */
@@ -68,7 +70,8 @@ static void build_fails(const struct webhook_input *in, const char *want)
 	err_clear(&e);
 	assert_int_equal(webhook_build(in, &r, &e), -1);
 	if (!strstr(e.msg, want))
-		fail_msg("%s: error \"%s\" lacks \"%s\"", webhook_flavor_name(in->flavor), e.msg, want);
+		fail_msg("%s: error \"%s\" lacks \"%s\"", webhook_flavor_name(in->flavor), e.msg,
+			 want);
 	assert_null(r.body);
 	assert_null(r.url);
 	assert_null(strstr(e.msg, "tok3n"));
@@ -111,9 +114,9 @@ static void openssl_hmac(const char *key, const char *msg, int b64, char *out, s
 	struct buf hex = BUF_INIT;
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
 		buf_printf(&hex, "%02x", *p);
-	char *cmd = xasprintf("openssl dgst -sha256 -mac HMAC -macopt hexkey:%s %s %s %s",
-			      buf_cstr(&hex), b64 ? "-binary" : "-r", path,
-			      b64 ? "| base64 -w0" : "| cut -d' ' -f1");
+	char *cmd =
+	    xasprintf("openssl dgst -sha256 -mac HMAC -macopt hexkey:%s %s %s %s", buf_cstr(&hex),
+		      b64 ? "-binary" : "-r", path, b64 ? "| base64 -w0" : "| cut -d' ' -f1");
 	FILE *fp = popen(cmd, "r");
 	assert_non_null(fp);
 	assert_non_null(fgets(out, (int)n, fp));
@@ -125,12 +128,22 @@ static void openssl_hmac(const char *key, const char *msg, int b64, char *out, s
 	assert_true(strlen(out) > 40);
 }
 
+/* make_text - n copies of unit, caller frees */
+static char *make_text(const char *unit, size_t n)
+{
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "");
+	for (size_t i = 0; i < n; i++)
+		buf_puts(&b, unit);
+	return buf_detach(&b);
+}
+
 /* ---- flavors and payloads ---- */
 
 static void test_flavor_names(void **state)
 {
 	(void)state;
-	const char *names[] = {"slack", "teams", "discord", "feishu",
+	const char *names[] = {"slack",	   "teams", "discord",	"feishu",
 			       "dingtalk", "wecom", "telegram", "generic"};
 	for (int i = 0; i < WEBHOOK_NFLAVORS; i++) {
 		assert_int_equal(webhook_flavor_parse(names[i]), i);
@@ -148,63 +161,62 @@ static const struct {
 	const char *title;
 	const char *body;
 } payloads[] = {
-    {WEBHOOK_SLACK, 1, NULL, "{\"text\":\"" "# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>" "\"}"},
-    {WEBHOOK_SLACK, 0, NULL,
-     "{\"text\":\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\",\"mrkdwn\":false}"},
+    {WEBHOOK_SLACK, 1, NULL, "{\"text\":\"" JTEXT "\"}"},
+    {WEBHOOK_SLACK, 0, NULL, "{\"text\":\"" JTEXT "\",\"mrkdwn\":false}"},
     {WEBHOOK_TEAMS, 1, NULL,
      "{\"type\":\"message\",\"attachments\":[{\"contentType\":"
      "\"application/vnd.microsoft.card.adaptive\",\"contentUrl\":null,\"content\":{"
      "\"$schema\":\"http://adaptivecards.io/schemas/adaptive-card.json\",\"type\":"
      "\"AdaptiveCard\",\"version\":\"1.2\",\"body\":[{\"type\":\"TextBlock\",\"text\":"
-     "\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\",\"wrap\":true}]}}]}"},
+     "\"" JTEXT "\",\"wrap\":true}]}}]}"},
     {WEBHOOK_TEAMS, 1, "VIP 提醒",
      "{\"type\":\"message\",\"attachments\":[{\"contentType\":"
      "\"application/vnd.microsoft.card.adaptive\",\"contentUrl\":null,\"content\":{"
      "\"$schema\":\"http://adaptivecards.io/schemas/adaptive-card.json\",\"type\":"
      "\"AdaptiveCard\",\"version\":\"1.2\",\"body\":[{\"type\":\"TextBlock\",\"text\":"
      "\"VIP 提醒\",\"weight\":\"Bolder\",\"size\":\"Medium\",\"wrap\":true},{\"type\":"
-     "\"TextBlock\",\"text\":\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\","
+     "\"TextBlock\",\"text\":\"" JTEXT "\","
      "\"wrap\":true}]}}]}"},
     {WEBHOOK_DISCORD, 1, NULL,
-     "{\"content\":\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\","
+     "{\"content\":\"" JTEXT "\","
      "\"allowed_mentions\":{\"parse\":[]}}"},
     {WEBHOOK_FEISHU, 0, NULL,
      "{\"msg_type\":\"text\",\"content\":{\"text\":"
-     "\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\"}}"},
+     "\"" JTEXT "\"}}"},
     {WEBHOOK_FEISHU, 1, NULL,
      "{\"msg_type\":\"interactive\",\"card\":{\"elements\":[{\"tag\":\"markdown\","
-     "\"content\":\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\"}]}}"},
+     "\"content\":\"" JTEXT "\"}]}}"},
     {WEBHOOK_FEISHU, 1, "VIP 提醒",
      "{\"msg_type\":\"interactive\",\"card\":{\"header\":{\"title\":{\"tag\":\"plain_text\","
      "\"content\":\"VIP 提醒\"}},\"elements\":[{\"tag\":\"markdown\","
-     "\"content\":\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\"}]}}"},
+     "\"content\":\"" JTEXT "\"}]}}"},
     {WEBHOOK_DINGTALK, 1, NULL,
      "{\"msgtype\":\"markdown\",\"markdown\":{\"title\":\"新品到店\",\"text\":"
-     "\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\"}}"},
+     "\"" JTEXT "\"}}"},
     {WEBHOOK_DINGTALK, 1, "VIP 提醒",
      "{\"msgtype\":\"markdown\",\"markdown\":{\"title\":\"VIP 提醒\",\"text\":"
-     "\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\"}}"},
+     "\"" JTEXT "\"}}"},
     {WEBHOOK_DINGTALK, 0, NULL,
      "{\"msgtype\":\"text\",\"text\":{\"content\":"
-     "\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\"}}"},
+     "\"" JTEXT "\"}}"},
     {WEBHOOK_WECOM, 1, NULL,
      "{\"msgtype\":\"markdown\",\"markdown\":{\"content\":"
-     "\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\"}}"},
+     "\"" JTEXT "\"}}"},
     {WEBHOOK_WECOM, 0, NULL,
      "{\"msgtype\":\"text\",\"text\":{\"content\":"
-     "\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\"}}"},
+     "\"" JTEXT "\"}}"},
     {WEBHOOK_TELEGRAM, 1, NULL,
      "{\"chat_id\":-1001234567890,\"text\":\"<b>新品到店</b>\\n王芳您好，<b>VIP</b> 专享 "
      "<code>A-2</code> 订单 &amp; &lt;优惠&gt;\",\"parse_mode\":\"HTML\"}"},
     {WEBHOOK_TELEGRAM, 0, NULL,
      "{\"chat_id\":-1001234567890,\"text\":"
-     "\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\"}"},
+     "\"" JTEXT "\"}"},
     {WEBHOOK_GENERIC, 1, NULL,
      "{\"send_id\":42,\"campaign\":\"vip-alert\",\"step\":2,\"to\":null,\"text\":"
-     "\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\",\"format\":\"markdown\"}"},
+     "\"" JTEXT "\",\"format\":\"markdown\"}"},
     {WEBHOOK_GENERIC, 0, NULL,
      "{\"send_id\":42,\"campaign\":\"vip-alert\",\"step\":2,\"to\":null,\"text\":"
-     "\"# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>\",\"format\":\"text\"}"},
+     "\"" JTEXT "\",\"format\":\"text\"}"},
 };
 
 static void test_payloads(void **state)
@@ -245,15 +257,16 @@ static void test_payload_details(void **state)
 	in.campaign = NULL;
 	build_ok(&in, &r);
 	json_same(r.body,
-		  "{\"send_id\":42,\"campaign\":null,\"step\":2,\"to\":\"https://crm.example.com/hook/7\","
-		  "\"text\":\"" "# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>" "\",\"format\":\"markdown\"}",
+		  "{\"send_id\":42,\"campaign\":null,\"step\":2,\"to\":\"https://crm.example.com/"
+		  "hook/7\","
+		  "\"text\":\"" JTEXT "\",\"format\":\"markdown\"}",
 		  "generic personal");
 	webhook_request_release(&r);
 	/* telegram: a channel by name stays a string */
 	in = input(WEBHOOK_TELEGRAM, 0);
 	in.chat_id = "@acme_vip";
 	build_ok(&in, &r);
-	json_same(r.body, "{\"chat_id\":\"@acme_vip\",\"text\":\"" "# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>" "\"}",
+	json_same(r.body, "{\"chat_id\":\"@acme_vip\",\"text\":\"" JTEXT "\"}",
 		  "telegram @channel");
 	webhook_request_release(&r);
 	in.chat_id = "12345";
@@ -269,6 +282,18 @@ static void test_payload_details(void **state)
 	in.url = "https://discord.example/api/webhooks/1/tok?wait=false";
 	build_ok(&in, &r);
 	assert_string_equal(r.url, in.url);
+	webhook_request_release(&r);
+	/* a long title option is used whole, never cut inside a character */
+	char *long_title = make_text("标题", 40); /* 240 bytes */
+	in = input(WEBHOOK_DINGTALK, 1);
+	in.title = long_title;
+	build_ok(&in, &r);
+	char *want = xasprintf(
+	    "{\"msgtype\":\"markdown\",\"markdown\":{\"title\":\"%s\",\"text\":\"" JTEXT "\"}}",
+	    long_title);
+	json_same(r.body, want, "dingtalk long title");
+	free(want);
+	free(long_title);
 	webhook_request_release(&r);
 	/* a text with only blanks is no message */
 	in = input(WEBHOOK_SLACK, 1);
@@ -301,8 +326,8 @@ static void test_build_errors(void **state)
 			build_fails(&in, "invalid webhook url");
 		}
 	}
-	const char *bad_ids[] = {"", "12a", "--5", "@", "@bad-name", "@with space", "1 2",
-				 "99999999999999999999", NULL};
+	const char *bad_ids[] = {
+	    "", "12a", "--5", "@", "@bad-name", "@with space", "1 2", "99999999999999999999", NULL};
 	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(*bad_ids); i++) {
 		in = input(WEBHOOK_TELEGRAM, 1);
 		in.chat_id = bad_ids[i];
@@ -312,16 +337,6 @@ static void test_build_errors(void **state)
 	assert_int_equal(webhook_url_ok("https://oapi.dingtalk.com/robot/send?access_token=x"), 1);
 	assert_int_equal(webhook_chat_id_ok("-1001234567890"), 1);
 	assert_int_equal(webhook_chat_id_ok("@acme_vip"), 1);
-}
-
-/* make_text - n copies of unit, caller frees */
-static char *make_text(const char *unit, size_t n)
-{
-	struct buf b = BUF_INIT;
-	buf_puts(&b, "");
-	for (size_t i = 0; i < n; i++)
-		buf_puts(&b, unit);
-	return buf_detach(&b);
 }
 
 static void test_lengths(void **state)
@@ -464,7 +479,7 @@ static void test_feishu_sign(void **state)
 	webhook_feishu_sign(SECRET, NOW, sign);
 	assert_string_equal(sign, want);
 	char *body = xasprintf("{\"timestamp\":\"%d\",\"sign\":\"%s\",\"msg_type\":\"text\","
-			       "\"content\":{\"text\":\"" "# 新品到店\\n王芳您好，**VIP** 专享 `A-2` 订单 & <优惠>" "\"}}",
+			       "\"content\":{\"text\":\"" JTEXT "\"}}",
 			       NOW, want);
 	json_same(r.body, body, "feishu signed");
 	/* timestamp first, as a string of seconds */
@@ -522,9 +537,10 @@ static void test_dingtalk_sign(void **state)
 		webhook_dingtalk_sign(secrets[i], (int64_t)NOW * 1000, sign);
 		assert_string_equal(sign, want);
 		char prefix[128];
-		snprintf(prefix, sizeof(prefix),
-			 "https://oapi.dingtalk.com/robot/send?access_token=abc123&timestamp=%lld&sign=",
-			 (long long)NOW * 1000);
+		snprintf(
+		    prefix, sizeof(prefix),
+		    "https://oapi.dingtalk.com/robot/send?access_token=abc123&timestamp=%lld&sign=",
+		    (long long)NOW * 1000);
 		assert_int_equal(strncmp(r.url, prefix, strlen(prefix)), 0);
 		char *enc = xstrdup(r.url + strlen(prefix));
 		assert_null(strpbrk(enc, "+/=&"));
@@ -545,7 +561,8 @@ static void test_dingtalk_sign(void **state)
 	struct webhook_request r;
 	build_ok(&in, &r);
 	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "http://127.0.0.1:9/robot?timestamp=%lld000&sign=", (long long)NOW);
+	snprintf(prefix, sizeof(prefix),
+		 "http://127.0.0.1:9/robot?timestamp=%lld000&sign=", (long long)NOW);
 	assert_int_equal(strncmp(r.url, prefix, strlen(prefix)), 0);
 	webhook_request_release(&r);
 }
@@ -626,18 +643,18 @@ static const struct {
     {WEBHOOK_SLACK, 0, 0, NULL, 0, 0, DELIVERY_DEFER, "connect", "", "", 0, 0},
     {WEBHOOK_TEAMS, 0, 200, "1", 0, 0, DELIVERY_OK, "http 200", "teams accepted", "", 0, 0},
     {WEBHOOK_TEAMS, 0, 202, "", 0, 0, DELIVERY_OK, "http 202", "", "", 0, 0},
-    {WEBHOOK_TEAMS, 0, 200, "Microsoft Teams endpoint returned HTTP error 429 with ContextId x",
-     0, 0, DELIVERY_DEFER, "teams 429", "HTTP error 429", "", 0, 0},
+    {WEBHOOK_TEAMS, 0, 200, "Microsoft Teams endpoint returned HTTP error 429 with ContextId x", 0,
+     0, DELIVERY_DEFER, "teams 429", "HTTP error 429", "", 0, 0},
     {WEBHOOK_TEAMS, 0, 400, "Summary or Text is required.", 0, 0, DELIVERY_FAIL, "http 400",
      "Summary or Text is required.", "", 0, 0},
     {WEBHOOK_DISCORD, 0, 200, "{\"id\":\"1207712345678901234\",\"content\":\"x\"}", 0, 0,
-     DELIVERY_OK, "http 200", "discord accepted id 1207712345678901234", "1207712345678901234",
-     0, 0},
+     DELIVERY_OK, "http 200", "discord accepted id 1207712345678901234", "1207712345678901234", 0,
+     0},
     {WEBHOOK_DISCORD, 0, 204, "", 0, 0, DELIVERY_OK, "http 204", "", "", 0, 0},
     {WEBHOOK_DISCORD, 0, 429, "{\"message\":\"You are being rate limited.\",\"retry_after\":1.5}",
      2, 0, DELIVERY_DEFER, "http 429", "rate limited", "", 2, 0},
-    {WEBHOOK_DISCORD, 0, 400, "{\"code\":50006,\"message\":\"Cannot send an empty message\"}", 0,
-     0, DELIVERY_FAIL, "http 400", "Cannot send an empty message", "", 0, 0},
+    {WEBHOOK_DISCORD, 0, 400, "{\"code\":50006,\"message\":\"Cannot send an empty message\"}", 0, 0,
+     DELIVERY_FAIL, "http 400", "Cannot send an empty message", "", 0, 0},
     {WEBHOOK_FEISHU, 0, 200, "{\"code\":0,\"data\":{},\"msg\":\"success\"}", 0, 0, DELIVERY_OK,
      "http 200", "feishu accepted", "", 0, 0},
     {WEBHOOK_FEISHU, 0, 200, "{\"Extra\":null,\"StatusCode\":0,\"StatusMessage\":\"success\"}", 0,
@@ -646,8 +663,8 @@ static const struct {
      "{\"code\":19021,\"data\":{},\"msg\":\"sign match fail or timestamp is not within one hour "
      "from current time\"}",
      0, 0, DELIVERY_FAIL, "feishu 19021", "sign match fail", "", 0, 0},
-    {WEBHOOK_FEISHU, 0, 200, "{\"code\":11232,\"msg\":\"frequency limited\"}", 0, 0,
-     DELIVERY_DEFER, "feishu 11232", "frequency limited", "", 0, 0},
+    {WEBHOOK_FEISHU, 0, 200, "{\"code\":11232,\"msg\":\"frequency limited\"}", 0, 0, DELIVERY_DEFER,
+     "feishu 11232", "frequency limited", "", 0, 0},
     {WEBHOOK_FEISHU, 0, 200, "not json", 0, 0, DELIVERY_FAIL, "unexpected", "not json", "", 0, 0},
     {WEBHOOK_FEISHU, 0, 200, "{}", 0, 0, DELIVERY_FAIL, "unexpected", "", "", 0, 0},
     {WEBHOOK_DINGTALK, 0, 200, "{\"errcode\":0,\"errmsg\":\"ok\"}", 0, 0, DELIVERY_OK, "http 200",
@@ -690,14 +707,14 @@ static const struct {
     {WEBHOOK_TELEGRAM, 1, 400,
      "{\"ok\":false,\"error_code\":400,\"description\":\"Bad Request: can't parse entities\"}", 0,
      0, DELIVERY_FAIL, "telegram 400", "can't parse entities", "", 0, 0},
-    {WEBHOOK_TELEGRAM, 0, 502, "<html>Bad Gateway</html>", 0, 0, DELIVERY_DEFER, "http 502", "",
-     "", 0, 0},
+    {WEBHOOK_TELEGRAM, 0, 502, "<html>Bad Gateway</html>", 0, 0, DELIVERY_DEFER, "http 502", "", "",
+     0, 0},
     {WEBHOOK_GENERIC, 0, 200, "{\"ok\":true,\"id\":\"m7\"}", 0, 0, DELIVERY_OK, "http 200",
      "generic accepted id m7", "m7", 0, 0},
     {WEBHOOK_GENERIC, 0, 201, "{\"id\":99}", 0, 0, DELIVERY_OK, "http 201", "", "99", 0, 0},
     {WEBHOOK_GENERIC, 0, 204, "", 0, 0, DELIVERY_OK, "http 204", "generic accepted", "", 0, 0},
-    {WEBHOOK_GENERIC, 0, 401, "bad signature", 0, 0, DELIVERY_FAIL, "http 401", "bad signature",
-     "", 0, 0},
+    {WEBHOOK_GENERIC, 0, 401, "bad signature", 0, 0, DELIVERY_FAIL, "http 401", "bad signature", "",
+     0, 0},
     {WEBHOOK_GENERIC, 0, 302, "", 0, 0, DELIVERY_FAIL, "http 302", "", "", 0, 0},
 };
 
@@ -714,20 +731,23 @@ static void test_classify(void **state)
 		r.timed_out = answers[i].timed_out;
 		if (!r.status)
 			snprintf(r.error, sizeof(r.error), "%s",
-				 r.timed_out ? "Operation timed out after 10001 milliseconds"
-					     : "Failed to connect to 127.0.0.1 port 9: Connection refused");
+				 r.timed_out
+				     ? "Operation timed out after 10001 milliseconds"
+				     : "Failed to connect to 127.0.0.1 port 9: Connection refused");
 		struct delivery d;
 		memset(&d, 0, sizeof(d));
 		webhook_classify(answers[i].f, answers[i].personal, &r, &d);
 		if (d.status != answers[i].want || strcmp(d.code, answers[i].code) != 0 ||
 		    !strstr(d.reason, answers[i].reason) ||
 		    strcmp(d.provider_id, answers[i].provider_id) != 0 ||
-		    d.retry_after != answers[i].want_retry || d.hard_bounce != answers[i].hard_bounce)
-			fail_msg("answer %zu (%s %ld %s): got %d \"%s\" \"%s\" id \"%s\" retry %lld "
-				 "bounce %d",
-				 i, webhook_flavor_name(answers[i].f), answers[i].status,
-				 answers[i].body ? answers[i].body : "-", d.status, d.code, d.reason,
-				 d.provider_id, (long long)d.retry_after, d.hard_bounce);
+		    d.retry_after != answers[i].want_retry ||
+		    d.hard_bounce != answers[i].hard_bounce)
+			fail_msg(
+			    "answer %zu (%s %ld %s): got %d \"%s\" \"%s\" id \"%s\" retry %lld "
+			    "bounce %d",
+			    i, webhook_flavor_name(answers[i].f), answers[i].status,
+			    answers[i].body ? answers[i].body : "-", d.status, d.code, d.reason,
+			    d.provider_id, (long long)d.retry_after, d.hard_bounce);
 		assert_null(strpbrk(d.reason, "\r\n"));
 		free(r.body);
 	}
@@ -817,7 +837,8 @@ static const struct {
     {"{\"flavor\":\"generic\",\"url\":\"http://127.0.0.1:9/in\",\"timeout\":\"soon\"}", NULL, 0,
      "config/outreach.yaml:20: transport \"hook\": timeout must be a duration such as 10s or "
      "500ms (at most 1d)"},
-    {"{\"flavor\":\"generic\",\"url\":\"http://127.0.0.1:9/in\",\"ca_file\":\"/nonexistent/ca.pem\"}",
+    {"{\"flavor\":\"generic\",\"url\":\"http://127.0.0.1:9/in\",\"ca_file\":\"/nonexistent/"
+     "ca.pem\"}",
      NULL, 0,
      "config/outreach.yaml:20: transport \"hook\": cannot read ca_file \"/nonexistent/ca.pem\""},
     {"{\"flavor\":\"teams\",\"url\":\"https://x.example/tok3n\",\"chat_id\":\"-100\"}", NULL, 0,
@@ -826,8 +847,7 @@ static const struct {
      NULL, 0, NULL},
     {"{\"flavor\":\"telegram\",\"token_env\":\"WEBHOOK_TEST_TOKEN\",\"chat_id\":\"@acme_vip\"}",
      NULL, 0, NULL},
-    {"{\"flavor\":\"telegram\",\"token_env\":\"WEBHOOK_TEST_TOKEN\"}", "telegram_chat_id", 0,
-     NULL},
+    {"{\"flavor\":\"telegram\",\"token_env\":\"WEBHOOK_TEST_TOKEN\"}", "telegram_chat_id", 0, NULL},
     {"{\"flavor\":\"telegram\",\"url\":\"http://127.0.0.1:9/bottok3n/sendMessage\"}",
      "telegram_chat_id", 0, NULL},
     {"{\"flavor\":\"telegram\",\"token_env\":\"WEBHOOK_TEST_TOKEN\"}", NULL, 0,
@@ -836,8 +856,8 @@ static const struct {
     {"{\"flavor\":\"telegram\",\"chat_id\":\"-100\"}", NULL, 0,
      "config/outreach.yaml:20: transport \"hook\": a telegram transport needs token_env (the "
      "variable holding the bot token) or url"},
-    {"{\"flavor\":\"telegram\",\"token_env\":\"WEBHOOK_TEST_BADTOKEN\",\"chat_id\":\"-100\"}",
-     NULL, 0,
+    {"{\"flavor\":\"telegram\",\"token_env\":\"WEBHOOK_TEST_BADTOKEN\",\"chat_id\":\"-100\"}", NULL,
+     0,
      "config/outreach.yaml:20: transport \"hook\": token_env names a variable that does not hold "
      "a bot token"},
     {"{\"flavor\":\"telegram\",\"token_env\":\"WEBHOOK_TEST_TOKEN\",\"chat_id\":\"group\"}", NULL,
@@ -892,9 +912,12 @@ static void test_deliver_invalid(void **state)
 	char *long_text = make_text("x", 2001);
 	struct message m[3];
 	memset(m, 0, sizeof(m));
-	m[0] = (struct message){.send_id = 1, .channel = CHANNEL_CHAT,
-				.to = "discord.com/api/webhooks/1/secret-token", .text = "hi"};
-	m[1] = (struct message){.send_id = 2, .channel = CHANNEL_CHAT,
+	m[0] = (struct message){.send_id = 1,
+				.channel = CHANNEL_CHAT,
+				.to = "discord.com/api/webhooks/1/secret-token",
+				.text = "hi"};
+	m[1] = (struct message){.send_id = 2,
+				.channel = CHANNEL_CHAT,
 				.to = "https://discord.example/api/webhooks/1/secret-token",
 				.text = long_text};
 	m[2] = (struct message){.send_id = 3, .channel = CHANNEL_CHAT, .to = NULL, .text = "hi"};
