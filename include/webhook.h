@@ -127,7 +127,9 @@ void webhook_request_release(struct webhook_request *r);
  * then the service's body for a 2xx. slack: "ok"; dingtalk, wecom:
  * errcode 0; feishu: code (or StatusCode) 0; telegram: "ok": true, whose
  * result.message_id becomes provider_id; discord, generic: the answer's
- * "id", if any, becomes provider_id. A service's rate-limit answer
+ * "id", if any, becomes provider_id. A 4xx whose body carries
+ * telegram's, feishu's, dingtalk's or wecom's error code is read by that
+ * code, like a 2xx. A service's rate-limit answer
  * (dingtalk 130101 and 410100, wecom 45009, feishu 11232 and 99991400,
  * errcode -1 "system busy", telegram error_code 429 with
  * parameters.retry_after, a teams body reporting HTTP error 429) is

@@ -40,7 +40,8 @@
  *   official samples use that string as the HMAC key over an empty message;
  *   "timestamp" and "sign" go in the JSON body. Answers {"code":0,...}
  *   (older: {"StatusCode":0}); 19021 "sign match fail or timestamp is not
- *   within one hour from current time". Cards: msg_type "interactive"
+ *   within one hour from current time"; 11232 is the message rate limit
+ *   (100 a minute, 5 a second), which may come with an HTTP 400. Cards: msg_type "interactive"
  *   with a "markdown" element (open.feishu.cn/document/common-capabilities/
  *   message-card/getting-started/send-message-cards-with-a-custom-bot).
  * - WeCom group robot (developer.work.weixin.qq.com/document/path/91770):
@@ -816,6 +817,21 @@ void webhook_classify(enum webhook_flavor f, int personal, const struct http_res
 		if (f == WEBHOOK_TELEGRAM && r->status && json_is_object(j) &&
 		    json_is_false(json_object_get(j, "ok")))
 			telegram_error(j, personal, d);
+		/* so do the others on a 4xx: feishu answers its rate limit
+		 * (11232) with a 400; their words and codes decide */
+		if (d->status == DELIVERY_FAIL && r->status >= 400 && json_is_object(j)) {
+			int found;
+			if (f == WEBHOOK_FEISHU) {
+				long long c = int_of(j, "code", 0, &found);
+				if (!found)
+					c = int_of(j, "StatusCode", 0, &found);
+				if (found && c != 0)
+					feishu_answer(r, j, d);
+			} else if (f == WEBHOOK_DINGTALK || f == WEBHOOK_WECOM) {
+				if (int_of(j, "errcode", 0, &found) != 0 && found)
+					errcode_answer(f, r, j, d);
+			}
+		}
 		if (j)
 			json_decref(j);
 		return;
