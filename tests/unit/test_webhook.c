@@ -17,6 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -640,7 +645,8 @@ static const struct {
     {WEBHOOK_SLACK, 0, 429, "rate limited", 30, 0, DELIVERY_DEFER, "http 429", "", "", 30, 0},
     {WEBHOOK_SLACK, 0, 503, "", 0, 0, DELIVERY_DEFER, "http 503", "", "", 0, 0},
     {WEBHOOK_SLACK, 0, 0, NULL, 0, 1, DELIVERY_DEFER, "timeout", "", "", 0, 0},
-    {WEBHOOK_SLACK, 0, 0, NULL, 0, 0, DELIVERY_DEFER, "connect", "", "", 0, 0},
+    /* no answer: the engine names the cause ("connect", "network") */
+    {WEBHOOK_SLACK, 0, 0, NULL, 0, 0, DELIVERY_DEFER, NULL, "", "", 0, 0},
     {WEBHOOK_TEAMS, 0, 200, "1", 0, 0, DELIVERY_OK, "http 200", "teams accepted", "", 0, 0},
     {WEBHOOK_TEAMS, 0, 202, "", 0, 0, DELIVERY_OK, "http 202", "", "", 0, 0},
     {WEBHOOK_TEAMS, 0, 200, "Microsoft Teams endpoint returned HTTP error 429 with ContextId x", 0,
@@ -744,7 +750,8 @@ static void test_classify(void **state)
 		struct delivery d;
 		memset(&d, 0, sizeof(d));
 		webhook_classify(answers[i].f, answers[i].personal, &r, &d);
-		if (d.status != answers[i].want || strcmp(d.code, answers[i].code) != 0 ||
+		if (d.status != answers[i].want ||
+		    (answers[i].code && strcmp(d.code, answers[i].code) != 0) ||
 		    !strstr(d.reason, answers[i].reason) ||
 		    strcmp(d.provider_id, answers[i].provider_id) != 0 ||
 		    d.retry_after != answers[i].want_retry ||
@@ -969,6 +976,115 @@ static void test_deliver_connect(void **state)
 	json_decref(f->conf.opts);
 }
 
+/* a loopback server for one batch: each connection gets one answer,
+ * {"id":"r<send_id>"} from the request's body, then is closed */
+struct server {
+	int fd, port, n; /* n: connections to serve */
+	char paths[8][64];
+};
+
+static void *serve(void *arg)
+{
+	struct server *s = arg;
+	for (int k = 0; k < s->n; k++) {
+		int c = accept(s->fd, NULL, NULL);
+		if (c < 0)
+			break;
+		char req[8192];
+		size_t len = 0;
+		long want = -1;
+		for (;;) {
+			ssize_t r = read(c, req + len, sizeof(req) - 1 - len);
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+			req[len] = '\0';
+			char *eoh = strstr(req, "\r\n\r\n");
+			if (eoh && want < 0) {
+				char *cl = strcasestr(req, "\r\ncontent-length:");
+				want = (long)(eoh + 4 - req) + (cl ? strtol(cl + 17, NULL, 10) : 0);
+			}
+			if (want >= 0 && (long)len >= want)
+				break;
+		}
+		sscanf(req, "POST %63s", s->paths[k < 8 ? k : 7]);
+		char *sid = strstr(req, "\"send_id\":");
+		char body[64], resp[256];
+		snprintf(body, sizeof(body), "{\"id\":\"r%ld\"}",
+			 sid ? strtol(sid + 10, NULL, 10) : 0L);
+		int n = snprintf(resp, sizeof(resp),
+				 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+				 strlen(body), body);
+		assert_int_equal(write(c, resp, (size_t)n), n);
+		close(c);
+	}
+	return NULL;
+}
+
+/* one batch, valid and invalid messages mixed: each delivery lines up
+ * with its message */
+static void test_deliver_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct server s = {.n = 3};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	s.fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s.fd >= 0);
+	assert_int_equal(bind(s.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s.fd, 16), 0);
+	assert_int_equal(getsockname(s.fd, (struct sockaddr *)&a, &al), 0);
+	s.port = ntohs(a.sin_port);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, serve, &s), 0);
+
+	f->conf.opts = json_pack("{s:s, s:s, s:s}", "flavor", "generic", "secret_env",
+				 "WEBHOOK_TEST_SECRET", "timeout", "5s");
+	f->conf.to = "hook_url";
+	struct err e;
+	err_clear(&e);
+	struct transport *t = transport_create(&f->cfg, &f->conf, 0, &e);
+	if (!t)
+		fail_msg("%s", e.msg);
+	char u[3][80];
+	for (int i = 0; i < 3; i++)
+		snprintf(u[i], sizeof(u[i]), "http://127.0.0.1:%d/c%d/tok", s.port, i + 1);
+	struct message m[5] = {
+	    {.send_id = 11, .channel = CHANNEL_CHAT, .to = u[0], .text = "一"},
+	    {.send_id = 12, .channel = CHANNEL_CHAT, .to = "mailto:x@example.com", .text = "二"},
+	    {.send_id = 13, .channel = CHANNEL_CHAT, .to = u[1], .text = "三"},
+	    {.send_id = 14, .channel = CHANNEL_CHAT, .to = u[2], .text = "\n"},
+	    {.send_id = 15, .channel = CHANNEL_CHAT, .to = u[2], .text = "五"},
+	};
+	const struct message *mp[5] = {&m[0], &m[1], &m[2], &m[3], &m[4]};
+	struct delivery d[5];
+	assert_int_equal(transport_deliver(t, mp, 5, NOW, d), 0);
+	pthread_join(th, NULL);
+	close(s.fd);
+	assert_int_equal(d[0].status, DELIVERY_OK);
+	assert_string_equal(d[0].provider_id, "r11");
+	assert_int_equal(d[1].status, DELIVERY_FAIL);
+	assert_string_equal(d[1].reason, "invalid webhook url");
+	assert_int_equal(d[2].status, DELIVERY_OK);
+	assert_string_equal(d[2].provider_id, "r13");
+	assert_int_equal(d[3].status, DELIVERY_FAIL);
+	assert_string_equal(d[3].reason, "empty message");
+	assert_int_equal(d[4].status, DELIVERY_OK);
+	assert_string_equal(d[4].provider_id, "r15");
+	/* each went to its contact's own url */
+	int seen = 0;
+	for (int k = 0; k < 3; k++)
+		seen |= strcmp(s.paths[k], "/c1/tok") == 0   ? 1
+			: strcmp(s.paths[k], "/c2/tok") == 0 ? 2
+			: strcmp(s.paths[k], "/c3/tok") == 0 ? 4
+							     : 8;
+	assert_int_equal(seen, 7);
+	transport_free(t);
+	json_decref(f->conf.opts);
+	f->conf.to = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -986,6 +1102,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_options, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deliver_invalid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deliver_connect, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deliver_batch, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
