@@ -31,6 +31,7 @@
 static const struct transport_ops *const kinds[] = {
     &transport_outbox,
     &transport_http,
+    &transport_webhook,
 };
 
 struct transport_done {
