@@ -101,11 +101,6 @@ EOF
 	ok_o events import "$T/buys.jsonl"
 }
 
-# has_segments_column - 0 when the store records sends.segments
-has_segments_column() {
-	[ "$(sq "SELECT COUNT(*) FROM pragma_table_info('sends') WHERE name = 'segments'")" = 1 ]
-}
-
 # 1. an sms over the http transport: the gateway gets exactly the rendered
 # request, headers from templates and the environment, the provider id lands
 # in the store
@@ -158,12 +153,10 @@ c_http_sms() {
 	case "$r" in *"1 segment, ucs2"*) ;; *) fail "h1's attempt does not record its segments: '$r'" ;; esac
 	r=$(sq "SELECT reason FROM attempts WHERE send_id = $id2")
 	case "$r" in *"1 segment, gsm7"*) ;; *) fail "h2's attempt does not record its segments: '$r'" ;; esac
-	if has_segments_column; then
-		s=$(sq "SELECT segments FROM sends WHERE id = $id1")
-		[ "$s" = 1 ] || fail "sends.segments for h1 is '$s', want 1"
-	else
-		echo "# note: the store has no sends.segments column; segments checked in attempts.reason" >&2
-	fi
+	s=$(sq "SELECT segments FROM sends WHERE id = $id1")
+	[ "$s" = 1 ] || fail "sends.segments for h1 is '$s', want 1"
+	s=$(sq "SELECT segments FROM sends WHERE id = $id2")
+	[ "$s" = 1 ] || fail "sends.segments for h2 is '$s', want 1"
 	[ "$(nout)" = 0 ] || fail "the outbox got $(nout) messages: everything went by sms"
 	# a second run sends nothing again
 	ok_o run --once --now 2026-03-01T11:30:00Z
