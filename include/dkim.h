@@ -24,4 +24,16 @@ void dkim_signer_free(struct dkim_signer *s);
 int dkim_sign(const struct dkim_signer *s, const char *msg, size_t len, int64_t now,
 	      struct buf *out, struct err *e);
 
+/* dkim_canon_header - append the relaxed canonical form (RFC 6376
+ * 3.4.2) of one header field, given as "Name: value" with its folds and
+ * with or without its final CRLF: lowercase name, colon, the value
+ * unfolded with runs of whitespace as one space and none at either end,
+ * then CRLF */
+void dkim_canon_header(const char *field, size_t len, struct buf *out);
+/* dkim_canon_body - append the relaxed canonical body (RFC 6376 3.4.4):
+ * whitespace at line ends removed, runs inside a line as one space,
+ * empty lines at the end dropped, CRLF after the last line; "" for an
+ * empty body */
+void dkim_canon_body(const char *body, size_t len, struct buf *out);
+
 #endif

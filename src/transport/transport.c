@@ -30,6 +30,7 @@
 
 static const struct transport_ops *const kinds[] = {
     &transport_outbox,
+    &transport_smtp,
 };
 
 struct transport_done {
