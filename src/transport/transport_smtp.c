@@ -822,8 +822,11 @@ static void esmtp_error(struct lsess *ls, int serr, int64_t started, char *code,
 	}
 }
 
-static void esmtp_outcome(struct lsess *ls, struct item *it, const char *pcode,
-			  const char *problem, const char *ecode, const char *ewhy)
+/* esmtp_outcome - one message's outcome from its replies, or from what
+ * broke the session (problem: the session as a whole was refused; ewhy:
+ * it broke without replying to this message) */
+static void esmtp_outcome(struct item *it, const char *pcode, const char *problem,
+			  const char *ecode, const char *ewhy)
 {
 	struct reply r;
 	status_reply(smtp_message_transfer_status(it->em), &r);
@@ -852,7 +855,6 @@ static void esmtp_outcome(struct lsess *ls, struct item *it, const char *pcode,
 			      ewhy);
 	else
 		transport_set(it->d, DELIVERY_DEFER, ecode, "%s", ewhy);
-	(void)ls;
 	it->done = 1;
 }
 
@@ -904,10 +906,10 @@ static void esmtp_session(struct smtp *s, struct item *it, size_t n)
 
 	/* SIGPIPE from a write to a closed socket goes to this thread: hold
 	 * it while the session runs and swallow it after */
-	sigset_t pipe, old;
-	sigemptyset(&pipe);
-	sigaddset(&pipe, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe, &old);
+	sigset_t sigpipe, old;
+	sigemptyset(&sigpipe);
+	sigaddset(&sigpipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigpipe, &old);
 	char verify[TEXT_MAX] = "";
 	tl_session = 1;
 	tl_connect_ms = s->timeout_ms;
@@ -915,27 +917,26 @@ static void esmtp_session(struct smtp *s, struct item *it, size_t n)
 	tl_verify_len = sizeof(verify);
 	int64_t started = mono_ms();
 	errno = 0;
-	int started_ok = smtp_start_session(ss);
+	(void)smtp_start_session(ss); /* 0 or 1 says little: the statuses do */
 	int serr = smtp_errno();
 	tl_session = 0;
 	tl_verify = NULL;
 	if (!sigismember(&old, SIGPIPE)) {
 		struct timespec zero = {0, 0};
-		while (sigtimedwait(&pipe, NULL, &zero) > 0)
+		while (sigtimedwait(&sigpipe, NULL, &zero) > 0)
 			;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	ERR_clear_error();
 	if (verify[0] && !ls.tls_why[0])
 		snprintf(ls.tls_why, sizeof(ls.tls_why), "%s", verify);
-	(void)started_ok;
 
 	char pcode[32] = "", pwhy[TEXT_MAX + 64] = "", ecode[32] = "", ewhy[2 * TEXT_MAX + 64] = "";
 	const char *problem = session_problem(&ls, pcode, sizeof(pcode), pwhy, sizeof(pwhy));
 	esmtp_error(&ls, serr, started, ecode, sizeof(ecode), ewhy, sizeof(ewhy));
 	for (size_t i = 0; i < n; i++)
 		if (!it[i].done)
-			esmtp_outcome(&ls, &it[i], pcode, problem, ecode, ewhy);
+			esmtp_outcome(&it[i], pcode, problem, ecode, ewhy);
 out:
 	smtp_destroy_session(ss);
 	if (ac)
@@ -1257,7 +1258,7 @@ static SSL_CTX *make_ssl(const struct smtp *s, struct err *e)
 }
 
 /* dkim_opts - the `dkim` mapping */
-static int dkim_opts(const struct config *cfg, const struct transport_conf *conf, int flags,
+static int dkim_opts(const struct config *cfg, const struct transport_conf *conf,
 		     struct smtp *s, struct err *e)
 {
 	json_t *v = conf->opts ? json_object_get(conf->opts, "dkim") : NULL;
@@ -1313,7 +1314,6 @@ static int dkim_opts(const struct config *cfg, const struct transport_conf *conf
 					  "string of field names");
 	}
 	/* the key is loaded even for `check`: a bad key is a config error */
-	(void)flags;
 	struct err de = {{0}};
 	s->dkim = dkim_signer_create(val[0], val[1], val[2], hl.len ? hl.data : NULL, &de);
 	buf_release(&hl);
@@ -1466,7 +1466,7 @@ static int smtp_create(const struct config *cfg, const struct transport_conf *co
 	    transport_secret(cfg, conf, "password_env", flags, &pass, e) < 0)
 		goto fail;
 
-	if (dkim_opts(cfg, conf, flags, s, e) < 0)
+	if (dkim_opts(cfg, conf, s, e) < 0)
 		goto fail;
 
 	if (flags & TRANSPORT_CHECK) {
