@@ -58,6 +58,14 @@
  *   address) set in its X509_VERIFY_PARAM, so a bad or misnamed
  *   certificate fails the handshake. libesmtp's later name check is then
  *   overruled only when OpenSSL's verification, host included, passed.
+ * - TLS 1.3 is not used for STARTTLS. libesmtp's protocol loop, when
+ *   the socket is both readable and writable, reads the reply before it
+ *   flushes the command; a TLS 1.3 server sends its session tickets after
+ *   the handshake, so the socket can be readable with no reply while the
+ *   EHLO that would bring one still sits in libesmtp's buffer, and the
+ *   session hangs until the timeout (seen whenever the client is a little
+ *   slow, e.g. under valgrind). TLS 1.2 has no messages after the
+ *   handshake. Implicit TLS goes through libcurl and uses TLS 1.3.
  * - Writes to a closed socket raise SIGPIPE; each session blocks it on its
  *   thread and consumes any pending one before unblocking.
  *
@@ -650,6 +658,9 @@ static void event_cb(smtp_session_t session, int event, void *arg, ...)
 	switch (event) {
 	case SMTP_EV_STARTTLS_OK:
 		ls->tls_ok = 1;
+		/* libesmtp's certificate checks may leave errors queued, and a
+		 * later SSL_read that must wait would take them for its own */
+		ERR_clear_error();
 		break;
 	case SMTP_EV_EXTNA_STARTTLS:
 		ls->starttls_missing = 1;
@@ -917,6 +928,7 @@ static void esmtp_session(struct smtp *s, struct item *it, size_t n)
 	tl_verify_len = sizeof(verify);
 	int64_t started = mono_ms();
 	errno = 0;
+	ERR_clear_error(); /* the queue is this thread's: start it empty */
 	(void)smtp_start_session(ss); /* 0 or 1 says little: the statuses do */
 	int serr = smtp_errno();
 	tl_session = 0;
@@ -1234,6 +1246,8 @@ static SSL_CTX *make_ssl(const struct smtp *s, struct err *e)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* and at most 1.2: see "TLS 1.3" in the opening comment */
+	SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
 	int ok = s->ca_file ? SSL_CTX_load_verify_locations(ctx, s->ca_file, NULL)
 			    : SSL_CTX_set_default_verify_paths(ctx);
@@ -1244,6 +1258,7 @@ static SSL_CTX *make_ssl(const struct smtp *s, struct err *e)
 			s->ca_file ? s->ca_file : "");
 		return NULL;
 	}
+	ERR_clear_error(); /* loading may queue errors even when it succeeds */
 	X509_VERIFY_PARAM *vp = SSL_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	ok = is_ipv4(s->host) ? X509_VERIFY_PARAM_set1_ip_asc(vp, s->host)
@@ -1254,6 +1269,7 @@ static SSL_CTX *make_ssl(const struct smtp *s, struct err *e)
 		err_set(e, "cannot set the host name to verify");
 		return NULL;
 	}
+	ERR_clear_error();
 	return ctx;
 }
 

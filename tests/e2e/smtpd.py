@@ -22,7 +22,7 @@ and by the envelope sender's: badsender*@ gets 553 5.1.7 at MAIL.
 
 Each message accepted is DIR/msg-N.eml (the bytes as received, CRLF line
 ends, dot-unstuffed) with DIR/msg-N.json beside it: {"mail_from",
-"rcpt_tos", "conn" (the connection's number), "tls", "auth"}. Every
+"rcpt_tos", "conn" (the connection's number), "tls", "tls_version", "auth"}. Every
 connection appends "conn N" to DIR/connections.log, so a test can count
 sessions. The reply to a message is "250 2.0.0 OK queued as QN".
 """
@@ -82,12 +82,22 @@ class Handler:
             "rcpt_tos": envelope.rcpt_tos,
             "conn": getattr(session, "conn_no", 0),
             "tls": bool(session.ssl) or self.args.implicit,
+            "tls_version": tls_version(server),
             "auth": session.authenticated,
         }
         with open(base + ".json", "w") as f:
             json.dump(meta, f)
         os.rename(base + ".eml.tmp", base + ".eml")
         return "250 2.0.0 OK queued as Q%d" % n
+
+
+def tls_version(server):
+    """the TLS version of the connection ("TLSv1.2"), or None"""
+    try:
+        obj = server.transport.get_extra_info("ssl_object")
+        return obj.version() if obj else None
+    except Exception:
+        return None
 
 
 class CountingSMTP(SMTP):
