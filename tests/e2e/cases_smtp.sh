@@ -168,9 +168,10 @@ EOF
 #    accepts, List-Unsubscribe on marketing mail
 c_smtp_verp_dkim() {
 	smtp_server srv
-	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/dkim.pem" 2>/dev/null &&
-		openssl pkey -in "$T/dkim.pem" -pubout -out "$T/dkim.pub" ||
+	if ! openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/dkim.pem" 2>/dev/null ||
+		! openssl pkey -in "$T/dkim.pem" -pubout -out "$T/dkim.pub"; then
 		fail "openssl could not make a DKIM key"
+	fi
 	smtp_cfg marketing <<EOF
     tls: none
     return_path: "bounces+{token}@example.com"
