@@ -31,8 +31,8 @@
 
 #include "xmalloc.h"
 
-#define DKIM_DEFAULT_HEADERS                                                                   \
-	"from:to:subject:date:message-id:mime-version:content-type:list-unsubscribe:"          \
+#define DKIM_DEFAULT_HEADERS                                                                       \
+	"from:to:subject:date:message-id:mime-version:content-type:list-unsubscribe:"              \
 	"list-unsubscribe-post:reply-to"
 #define FOLD_COLS 76 /* DKIM-Signature lines, CRLF excluded */
 #define MIN_BITS 1024
@@ -162,7 +162,8 @@ struct dkim_signer *dkim_signer_create(const char *key_file, const char *domain,
 		return NULL;
 	}
 	if (!domain_ok(selector)) {
-		err_set(e, "dkim selector \"%s\" is not a valid selector", selector ? selector : "");
+		err_set(e, "dkim selector \"%s\" is not a valid selector",
+			selector ? selector : "");
 		return NULL;
 	}
 	struct dkim_signer *s = xcalloc(1, sizeof(*s));
@@ -178,7 +179,8 @@ struct dkim_signer *dkim_signer_create(const char *key_file, const char *domain,
 		while (n > 0 && is_wsp(p[n - 1]))
 			n--;
 		if (!name_ok(p, n)) {
-			err_set(e, "dkim headers: \"%s\" is not a colon-separated list of field names",
+			err_set(e,
+				"dkim headers: \"%s\" is not a colon-separated list of field names",
 				list);
 			dkim_signer_free(s);
 			return NULL;
@@ -336,8 +338,7 @@ int dkim_sign(const struct dkim_signer *s, const char *msg, size_t len, int64_t 
 {
 	struct field *fields = NULL;
 	size_t nfields = 0, body = 0;
-	struct buf hdata = BUF_INIT, cbody = BUF_INIT, sig = BUF_INIT, h = BUF_INIT,
-		   tmp = BUF_INIT;
+	struct buf hdata = BUF_INIT, cbody = BUF_INIT, sig = BUF_INIT, h = BUF_INIT, tmp = BUF_INIT;
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0;
 	unsigned char *rsa = NULL;

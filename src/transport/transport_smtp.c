@@ -126,13 +126,13 @@ struct smtp {
 	char *host;
 	long port;
 	char *hostport; /* libesmtp: "host:port" */
-	char *url;      /* libcurl: "smtps://host:port/helo" */
+	char *url;	/* libcurl: "smtps://host:port/helo" */
 	char *helo;
-	char *from_addr;           /* the address of `from` */
-	char *rp_head, *rp_tail;   /* return_path around {token}; rp_tail NULL: plain */
-	char *user, *pass;         /* copies of the environment's values, or NULL */
+	char *from_addr;	 /* the address of `from` */
+	char *rp_head, *rp_tail; /* return_path around {token}; rp_tail NULL: plain */
+	char *user, *pass;	 /* copies of the environment's values, or NULL */
 	char *ca_file;
-	SSL_CTX *ssl;              /* STARTTLS */
+	SSL_CTX *ssl; /* STARTTLS */
 	struct dkim_signer *dkim;
 	long timeout_ms;
 	long concurrency;
@@ -276,16 +276,16 @@ enum phase {
 	PH_MAIL,
 	PH_RCPT,
 	PH_DATA, /* the DATA command */
-	PH_END,  /* the reply after the message data */
+	PH_END,	 /* the reply after the message data */
 };
 
 static const char *const phase_names[] = {
-    "connect", "greeting", "EHLO", "STARTTLS", "AUTH", "MAIL FROM", "RCPT TO", "DATA",
-    "end of data",
+    "connect",	 "greeting", "EHLO", "STARTTLS",    "AUTH",
+    "MAIL FROM", "RCPT TO",  "DATA", "end of data",
 };
 
 struct reply {
-	int code;           /* 0: none */
+	int code;	    /* 0: none */
 	int cls, subj, det; /* enhanced status (RFC 3463); cls 0: none */
 	char text[TEXT_MAX];
 };
@@ -383,8 +383,7 @@ static void provider_id(const char *text, char *out, size_t n)
 	while (*p == '<')
 		p++;
 	size_t k = 0;
-	while (p[k] && k + 1 < n &&
-	       (isalnum((unsigned char)p[k]) || strchr("._-@", p[k])))
+	while (p[k] && k + 1 < n && (isalnum((unsigned char)p[k]) || strchr("._-@", p[k])))
 		k++;
 	memcpy(out, p, k);
 	out[k] = '\0';
@@ -430,13 +429,13 @@ static void classify(struct delivery *d, enum phase ph, const struct reply *r)
 struct item {
 	const struct message *m;
 	struct delivery *d;
-	struct buf bytes;  /* DKIM-Signature + mime_build */
-	char *rpath;       /* envelope sender */
-	int done;          /* d filled */
-	size_t pos;        /* read position (libcurl) */
-	int given;         /* handed to libesmtp */
-	struct lsess *ls;  /* libesmtp */
-	struct csess *cs;  /* libcurl */
+	struct buf bytes; /* DKIM-Signature + mime_build */
+	char *rpath;	  /* envelope sender */
+	int done;	  /* d filled */
+	size_t pos;	  /* read position (libcurl) */
+	int given;	  /* handed to libesmtp */
+	struct lsess *ls; /* libesmtp */
+	struct csess *cs; /* libcurl */
 	smtp_message_t em;
 	smtp_recipient_t er;
 };
@@ -498,9 +497,9 @@ static void defer_rest(struct item *it, size_t n, const char *code, const char *
 
 /* ---- connect(): TCP_NODELAY and a bounded connect for libesmtp ---- */
 
-static _Thread_local int tl_session;            /* a libesmtp session of ours runs here */
-static _Thread_local long tl_connect_ms;        /* its timeout */
-static _Thread_local char *tl_verify;           /* where the verify callback writes */
+static _Thread_local int tl_session;	 /* a libesmtp session of ours runs here */
+static _Thread_local long tl_connect_ms; /* its timeout */
+static _Thread_local char *tl_verify;	 /* where the verify callback writes */
 static _Thread_local size_t tl_verify_len;
 
 typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
@@ -591,18 +590,18 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
 
 struct lsess {
 	struct smtp *s;
-	int tls_ok;            /* STARTTLS done and accepted */
-	int starttls_missing;  /* required, not offered */
-	int in_auth;           /* an AUTH exchange is under way */
-	int authed;            /* 235 */
-	int refused;           /* the message callback refused to give a message */
+	int tls_ok;		/* STARTTLS done and accepted */
+	int starttls_missing;	/* required, not offered */
+	int in_auth;		/* an AUTH exchange is under way */
+	int authed;		/* 235 */
+	int refused;		/* the message callback refused to give a message */
 	struct reply auth_fail; /* the server's no to AUTH */
-	struct reply last;     /* the last final reply line read */
+	struct reply last;	/* the last final reply line read */
 	char tls_why[TEXT_MAX];
-	char junk[TEXT_MAX];   /* the first line read that was no reply */
-	char line[512];        /* a reply line split across reads */
+	char junk[TEXT_MAX]; /* the first line read that was no reply */
+	char line[512];	     /* a reply line split across reads */
 	size_t linelen;
-	int64_t last_io;       /* monotonic ms of the last read or write */
+	int64_t last_io; /* monotonic ms of the last read or write */
 };
 
 static void monitor_line(struct lsess *ls, const char *l, size_t n)
@@ -768,8 +767,9 @@ static const char *session_problem(struct lsess *ls, char *code, size_t codelen,
 	if (s->tls == TLS_STARTTLS && !ls->tls_ok) {
 		snprintf(code, codelen, "tls");
 		if (ls->starttls_missing)
-			snprintf(why, whylen, "server does not offer STARTTLS (tls: starttls "
-					      "requires it; nothing was sent in clear)");
+			snprintf(why, whylen,
+				 "server does not offer STARTTLS (tls: starttls "
+				 "requires it; nothing was sent in clear)");
 		else if (ls->tls_why[0])
 			snprintf(why, whylen, "STARTTLS failed: %s", ls->tls_why);
 		else
@@ -786,7 +786,8 @@ static const char *session_problem(struct lsess *ls, char *code, size_t codelen,
 		}
 		if (ls->refused) {
 			snprintf(code, codelen, "auth");
-			snprintf(why, whylen, "auth failed: server offered no usable AUTH mechanism");
+			snprintf(why, whylen,
+				 "auth failed: server offered no usable AUTH mechanism");
 			return why;
 		}
 	}
@@ -888,7 +889,8 @@ static void esmtp_session(struct smtp *s, struct item *it, size_t n)
 		ok = smtp_set_timeout(ss, which[i] | Timeout_OVERRIDE_RFC2822_MINIMUM,
 				      s->timeout_ms) > 0;
 	if (ok && s->tls == TLS_STARTTLS)
-		ok = smtp_starttls_enable(ss, Starttls_REQUIRED) && smtp_starttls_set_ctx(ss, s->ssl);
+		ok = smtp_starttls_enable(ss, Starttls_REQUIRED) &&
+		     smtp_starttls_set_ctx(ss, s->ssl);
 	else if (ok)
 		ok = smtp_starttls_enable(ss, Starttls_DISABLED);
 	if (ok && s->user) {
@@ -928,7 +930,7 @@ static void esmtp_session(struct smtp *s, struct item *it, size_t n)
 	tl_verify_len = sizeof(verify);
 	int64_t started = mono_ms();
 	errno = 0;
-	ERR_clear_error(); /* the queue is this thread's: start it empty */
+	ERR_clear_error();	      /* the queue is this thread's: start it empty */
 	(void)smtp_start_session(ss); /* 0 or 1 says little: the statuses do */
 	int serr = smtp_errno();
 	tl_session = 0;
@@ -962,11 +964,11 @@ struct csess {
 	enum phase ph;
 	struct reply last; /* the last final reply of this transfer */
 	int have;
-	struct reply bad;  /* its first 4xx or 5xx, and the phase it answered */
+	struct reply bad; /* its first 4xx or 5xx, and the phase it answered */
 	enum phase bad_ph;
 	int have_bad;
-	int authed;        /* this connection passed AUTH */
-	int refused;       /* read_cb would not hand over a message */
+	int authed;  /* this connection passed AUTH */
+	int refused; /* read_cb would not hand over a message */
 	char line[512];
 	size_t linelen;
 };
@@ -1145,7 +1147,8 @@ static void curl_session(struct smtp *s, struct item *it, size_t n)
 			else
 				snprintf(code, sizeof(code), "connection");
 			snprintf(why, sizeof(why), "%s: %s%s%s", phase_names[cs.ph], detail,
-				 cs.have_bad ? "; server said: " : "", cs.have_bad ? cs.bad.text : "");
+				 cs.have_bad ? "; server said: " : "",
+				 cs.have_bad ? cs.bad.text : "");
 		}
 		transport_set(it[i].d, DELIVERY_DEFER, code, "%s", why);
 		it[i].done = 1;
@@ -1274,8 +1277,8 @@ static SSL_CTX *make_ssl(const struct smtp *s, struct err *e)
 }
 
 /* dkim_opts - the `dkim` mapping */
-static int dkim_opts(const struct config *cfg, const struct transport_conf *conf,
-		     struct smtp *s, struct err *e)
+static int dkim_opts(const struct config *cfg, const struct transport_conf *conf, struct smtp *s,
+		     struct err *e)
 {
 	json_t *v = conf->opts ? json_object_get(conf->opts, "dkim") : NULL;
 	if (!v || json_is_null(v))
@@ -1296,7 +1299,8 @@ static int dkim_opts(const struct config *cfg, const struct transport_conf *conf
 	}
 	const char *key;
 	json_t *x;
-	json_object_foreach(v, key, x) {
+	json_object_foreach(v, key, x)
+	{
 		if (strcmp(key, "key_file") && strcmp(key, "domain") && strcmp(key, "selector") &&
 		    strcmp(key, "headers")) {
 			char ptr[300];
@@ -1314,7 +1318,8 @@ static int dkim_opts(const struct config *cfg, const struct transport_conf *conf
 	} else if (h && json_is_array(h) && json_array_size(h) > 0) {
 		size_t i;
 		json_t *x;
-		json_array_foreach(h, i, x) {
+		json_array_foreach(h, i, x)
+		{
 			if (!json_is_string(x)) {
 				buf_release(&hl);
 				return transport_conf_err(cfg, conf, "dkim/headers", e,
@@ -1334,10 +1339,10 @@ static int dkim_opts(const struct config *cfg, const struct transport_conf *conf
 	s->dkim = dkim_signer_create(val[0], val[1], val[2], hl.len ? hl.data : NULL, &de);
 	buf_release(&hl);
 	if (!s->dkim) {
-		const char *where = strstr(de.msg, "key_file") ? "dkim/key_file"
-				    : strstr(de.msg, "domain")   ? "dkim/domain"
+		const char *where = strstr(de.msg, "key_file")	 ? "dkim/key_file"
+				    : strstr(de.msg, "domain")	 ? "dkim/domain"
 				    : strstr(de.msg, "selector") ? "dkim/selector"
-				    : strstr(de.msg, "headers")  ? "dkim/headers"
+				    : strstr(de.msg, "headers")	 ? "dkim/headers"
 								 : "dkim";
 		return transport_conf_err(cfg, conf, where, e, "%s", de.msg);
 	}
@@ -1405,8 +1410,8 @@ static int smtp_create(const struct config *cfg, const struct transport_conf *co
 					   "return_path may hold {token} only once");
 			goto fail;
 		}
-		char *probe = tok ? xasprintf("%.*sx%s", (int)(tok - rp), rp, tok + 7)
-				  : xstrdup(rp);
+		char *probe =
+		    tok ? xasprintf("%.*sx%s", (int)(tok - rp), rp, tok + 7) : xstrdup(rp);
 		const char *at = strrchr(rp, '@');
 		int good = addr_ok(probe) && (!tok || (at && tok < at));
 		free(probe);
@@ -1453,8 +1458,8 @@ static int smtp_create(const struct config *cfg, const struct transport_conf *co
 		s->helo = xstrdup(helo);
 	}
 
-	if (transport_opt_int(cfg, conf, "concurrency", DEFAULT_CONCURRENCY, 1, 64,
-			      &s->concurrency, e) < 0 ||
+	if (transport_opt_int(cfg, conf, "concurrency", DEFAULT_CONCURRENCY, 1, 64, &s->concurrency,
+			      e) < 0 ||
 	    transport_opt_int(cfg, conf, "per_session", DEFAULT_PER_SESSION, 1, 10000,
 			      &s->per_session, e) < 0 ||
 	    transport_opt_duration_ms(cfg, conf, "timeout", DEFAULT_TIMEOUT_MS, &timeout, e) < 0)
@@ -1498,7 +1503,8 @@ static int smtp_create(const struct config *cfg, const struct transport_conf *co
 	if (s->tls == TLS_STARTTLS) {
 		struct err te = {{0}};
 		if (!(s->ssl = make_ssl(s, &te))) {
-			transport_conf_err(cfg, conf, s->ca_file ? "ca_file" : "tls", e, "%s", te.msg);
+			transport_conf_err(cfg, conf, s->ca_file ? "ca_file" : "tls", e, "%s",
+					   te.msg);
 			goto fail;
 		}
 	}

@@ -50,7 +50,8 @@ static int group_setup(void **state)
 	snprintf(key, sizeof(key), "%s/key.pem", dir);
 	snprintf(pub, sizeof(pub), "%s/pub.pem", dir);
 	char *cmd = xasprintf(
-	    "(cd %s && echo 'not a key' >notkey.pem && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem && "
+	    "(cd %s && echo 'not a key' >notkey.pem && openssl genpkey -algorithm RSA -pkeyopt "
+	    "rsa_keygen_bits:2048 -out key.pem && "
 	    "openssl pkey -in key.pem -pubout -out pub.pem && "
 	    "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out pkcs1.tmp && "
 	    "openssl rsa -in pkcs1.tmp -traditional -out pkcs1.pem && "
@@ -102,7 +103,8 @@ static void test_canon_header(void **state)
 		struct buf b = BUF_INIT;
 		dkim_canon_header(cases[i].in, strlen(cases[i].in), &b);
 		if (strcmp(buf_cstr(&b), cases[i].want) != 0)
-			fail_msg("case %zu: got \"%s\", want \"%s\"", i, buf_cstr(&b), cases[i].want);
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, buf_cstr(&b),
+				 cases[i].want);
 		buf_release(&b);
 	}
 }
@@ -129,7 +131,8 @@ static void test_canon_body(void **state)
 		struct buf b = BUF_INIT;
 		dkim_canon_body(cases[i].in, strlen(cases[i].in), &b);
 		if (strcmp(buf_cstr(&b), cases[i].want) != 0)
-			fail_msg("case %zu: got \"%s\", want \"%s\"", i, buf_cstr(&b), cases[i].want);
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, buf_cstr(&b),
+				 cases[i].want);
 		buf_release(&b);
 	}
 }
@@ -166,7 +169,8 @@ static struct message chinese(void)
 	m.to = "wangfang@example.cn";
 	m.to_name = "王芳";
 	m.from = "Acme 客服 <care@example.com>";
-	m.subject = "王芳，感谢您的订单 A-2：我们已经收到 Your order is confirmed，会尽快为您安排发货";
+	m.subject =
+	    "王芳，感谢您的订单 A-2：我们已经收到 Your order is confirmed，会尽快为您安排发货";
 	m.text = "王芳，您好：\n感谢您选择 Acme。\n行尾有三个空格   \n. 以点开头的一行\n\n\n";
 	m.html = "<p>王芳，您好：</p>\n";
 	m.message_id = "<outreach.42.abc@example.com>";
@@ -210,8 +214,8 @@ static void test_sign_verify(void **state)
 	assert_int_equal(dkim_sign(s, msg.data, msg.len, NOW, &sig, &e), 0);
 
 	/* the field: starts right, ends in CRLF, lines under 78 columns */
-	assert_true(strncmp(sig.data, "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;", 53) ==
-		    0);
+	assert_true(
+	    strncmp(sig.data, "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;", 53) == 0);
 	assert_true(sig.len > 2 && strcmp(sig.data + sig.len - 2, "\r\n") == 0);
 	size_t col = 0;
 	for (size_t i = 0; i < sig.len; i++) {
@@ -286,7 +290,7 @@ static void test_edge_messages(void **state)
 	} cases[] = {
 	    {"From: a@example.org\r\nX: 1\r\nX: 2\r\nSubject: t\r\n\r\nbody\r\n",
 	     "from:x:x:subject"},
-	    {"From: a@example.org\r\n\r\n", "from"},       /* empty body */
+	    {"From: a@example.org\r\n\r\n", "from"},	     /* empty body */
 	    {"From: a@example.org\r\n\r\n\r\n\r\n", "from"}, /* only empty lines */
 	    {"From:\r\n a@example.org\r\nSubject: folded\r\n  twice\r\n\r\nx", "from:subject"},
 	};
@@ -335,8 +339,7 @@ static void test_signer_errors(void **state)
 	    {"/nonexistent.pem", "example.com", "s1", NULL,
 	     xstrdup("dkim key_file \"/nonexistent.pem\": cannot open")},
 	    {notkey, "example.com", "s1", NULL,
-	     xasprintf("dkim key_file \"%s\": not a PEM private key without a passphrase",
-		       notkey)},
+	     xasprintf("dkim key_file \"%s\": not a PEM private key without a passphrase", notkey)},
 	    {enc, "example.com", "s1", NULL,
 	     xasprintf("dkim key_file \"%s\": not a PEM private key without a passphrase", enc)},
 	    {ec, "example.com", "s1", NULL,
@@ -422,7 +425,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_canon_header),  cmocka_unit_test(test_canon_body),
-	    cmocka_unit_test(test_sign_verify),   cmocka_unit_test(test_edge_messages),
+	    cmocka_unit_test(test_sign_verify),	  cmocka_unit_test(test_edge_messages),
 	    cmocka_unit_test(test_signer_errors), cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

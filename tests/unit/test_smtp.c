@@ -217,9 +217,9 @@ static struct config cfg;
 static struct transport_conf conf;
 
 static const char *const optlines[] = {
-    "host",    "port",        "tls",          "from",         "return_path", "ca_file",
-    "helo",    "concurrency", "per_session",  "timeout",      "username_env",
-    "password_env", "dkim",   "dkim/key_file", "dkim/domain", "dkim/selector", "dkim/headers",
+    "host", "port",	     "tls",	    "from",	     "return_path",  "ca_file",
+    "helo", "concurrency",   "per_session", "timeout",	     "username_env", "password_env",
+    "dkim", "dkim/key_file", "dkim/domain", "dkim/selector", "dkim/headers",
 };
 
 static void conf_set(json_t *opts)
@@ -384,8 +384,10 @@ static void test_options(void **state)
 	     "\"TEST_SMTP_USER\", \"password_env\": \"TEST_SMTP_UNSET\"}",
 	     "o.yaml:22: transport \"email\": password_env names TEST_SMTP_UNSET, which is not set "
 	     "in the environment"},
-	    {"{\"host\": \"mx.example.com\", \"from\": \"a@b.c\", \"ca_file\": \"/nonexistent/ca\"}",
-	     "o.yaml:16: transport \"email\": cannot read ca_file \"/nonexistent/ca\": No such file "
+	    {"{\"host\": \"mx.example.com\", \"from\": \"a@b.c\", \"ca_file\": "
+	     "\"/nonexistent/ca\"}",
+	     "o.yaml:16: transport \"email\": cannot read ca_file \"/nonexistent/ca\": No such "
+	     "file "
 	     "or directory"},
 	    {"{\"host\": \"mx.example.com\", \"from\": \"a@b.c\", \"tls\": \"none\", \"ca_file\": "
 	     "\"ca.pem\"}",
@@ -515,9 +517,9 @@ static void test_outcomes(void **state)
 	if (!t)
 		fail_msg("%s", e.msg);
 	struct message ms[6] = {
-	    msg(1, "ok1@example.org"),     msg(2, "defer1@example.org"),
+	    msg(1, "ok1@example.org"),	   msg(2, "defer1@example.org"),
 	    msg(3, "reject1@example.org"), msg(4, "policy1@example.org"),
-	    msg(5, "ok2@example.org"),     msg(6, "ok3@example.org"),
+	    msg(5, "ok2@example.org"),	   msg(6, "ok3@example.org"),
 	};
 	ms[5].from = "Bad <badsender@example.com>";
 	struct delivery d[6];
@@ -603,9 +605,8 @@ static void test_slow_and_down(void **state)
 
 static json_t *tls_opts(int port, const char *ca, const char *pass_env)
 {
-	json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "127.0.0.1", "port", port,
-			      "tls", "starttls", "from", "Acme 客服 <care@example.com>", "timeout",
-			      "5s");
+	json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "127.0.0.1", "port", port, "tls",
+			      "starttls", "from", "Acme 客服 <care@example.com>", "timeout", "5s");
 	if (ca)
 		json_object_set_new(o, "ca_file", json_string(ca));
 	if (pass_env) {
@@ -625,8 +626,8 @@ static void test_starttls_auth(void **state)
 {
 	(void)state;
 	struct server sv;
-	server_start(&sv, "starttls", "--starttls", "--cert", cert, "--key", certkey,
-		     "--auth-user", "mailer", "--auth-pass-env", "SMTPD_PASS", NULL);
+	server_start(&sv, "starttls", "--starttls", "--cert", cert, "--key", certkey, "--auth-user",
+		     "mailer", "--auth-pass-env", "SMTPD_PASS", NULL);
 	struct err e;
 	struct transport *t = make(tls_opts(sv.port, cert, "TEST_SMTP_PASS"), 0, &e);
 	if (!t)
@@ -698,8 +699,8 @@ static void test_implicit(void **state)
 {
 	(void)state;
 	struct server sv;
-	server_start(&sv, "implicit", "--implicit", "--cert", cert, "--key", certkey,
-		     "--auth-user", "mailer", "--auth-pass-env", "SMTPD_PASS", NULL);
+	server_start(&sv, "implicit", "--implicit", "--cert", cert, "--key", certkey, "--auth-user",
+		     "mailer", "--auth-pass-env", "SMTPD_PASS", NULL);
 	struct err e;
 	json_t *o = tls_opts(sv.port, cert, "TEST_SMTP_PASS");
 	json_object_set_new(o, "tls", json_string("implicit"));
@@ -780,8 +781,9 @@ static void test_verp_dkim(void **state)
 	struct err e;
 	json_t *o = plain_opts(sv.port);
 	json_object_set_new(o, "return_path", json_string("bounces+{token}@example.com"));
-	json_object_set_new(o, "dkim", json_pack("{s:s, s:s, s:s}", "key_file", dkimkey, "domain",
-						 "example.com", "selector", "s2026"));
+	json_object_set_new(o, "dkim",
+			    json_pack("{s:s, s:s, s:s}", "key_file", dkimkey, "domain",
+				      "example.com", "selector", "s2026"));
 	struct transport *t = make(o, 0, &e);
 	if (!t)
 		fail_msg("%s", e.msg);
@@ -799,13 +801,13 @@ static void test_verp_dkim(void **state)
 			    "bounces+b1.0.0123456789abcdef0123@example.com");
 	json_decref(j);
 	j = meta(&sv, 2); /* no token: the From address */
-	assert_string_equal(json_string_value(json_object_get(j, "mail_from")),
-			    "care@example.com");
+	assert_string_equal(json_string_value(json_object_get(j, "mail_from")), "care@example.com");
 	json_decref(j);
 	for (int i = 1; i <= 2; i++) {
-		char *cmd = xasprintf(PY " " DKIM_VERIFY " %s %s/msg-%d.eml s2026._domainkey.example.com"
-				      " >/dev/null",
-				      dkimpub, sv.dir, i);
+		char *cmd =
+		    xasprintf(PY " " DKIM_VERIFY " %s %s/msg-%d.eml s2026._domainkey.example.com"
+				 " >/dev/null",
+			      dkimpub, sv.dir, i);
 		if (run(cmd) != 0)
 			fail_msg("message %d: dkim does not verify", i);
 		free(cmd);
@@ -1066,11 +1068,11 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_DFL); /* the transport must cope on its own */
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_options),     cmocka_unit_test(test_batch_exact),
-	    cmocka_unit_test(test_outcomes),    cmocka_unit_test(test_slow_and_down),
+	    cmocka_unit_test(test_options),	  cmocka_unit_test(test_batch_exact),
+	    cmocka_unit_test(test_outcomes),	  cmocka_unit_test(test_slow_and_down),
 	    cmocka_unit_test(test_starttls_auth), cmocka_unit_test(test_implicit),
-	    cmocka_unit_test(test_verp_dkim),   cmocka_unit_test(test_pool),
-	    cmocka_unit_test(test_nodelay),     cmocka_unit_test(test_bench),
+	    cmocka_unit_test(test_verp_dkim),	  cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_nodelay),	  cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
