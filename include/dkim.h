@@ -13,7 +13,9 @@ struct dkim_signer;
  * from key_file for domain (d=) and selector (s=). headers: a colon list
  * of the header fields to sign (NULL: from:to:subject:date:message-id:
  * mime-version:content-type:list-unsubscribe:list-unsubscribe-post:
- * reply-to). Errors name the file. Caller frees. Thread-safe to use from
+ * reply-to). Errors name the file. key_file NULL checks the other
+ * arguments only (`outreach check`, where the key may be absent) and gives
+ * a signer that cannot sign. Caller frees. Thread-safe to use from
  * several threads once created. */
 struct dkim_signer *dkim_signer_create(const char *key_file, const char *domain,
 				       const char *selector, const char *headers, struct err *e);

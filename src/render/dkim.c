@@ -208,6 +208,8 @@ struct dkim_signer *dkim_signer_create(const char *key_file, const char *domain,
 		return NULL;
 	}
 
+	if (!key_file) /* checking the rest only: this signer cannot sign */
+		goto done;
 	BIO *bio = BIO_new_file(key_file, "r");
 	if (!bio) {
 		ERR_clear_error();
@@ -235,6 +237,7 @@ struct dkim_signer *dkim_signer_create(const char *key_file, const char *domain,
 		dkim_signer_free(s);
 		return NULL;
 	}
+done:
 	s->domain = xstrdup(domain);
 	s->selector = xstrdup(selector);
 	return s;
@@ -345,6 +348,10 @@ int dkim_sign(const struct dkim_signer *s, const char *msg, size_t len, int64_t 
 	int rc = -1;
 	EVP_MD_CTX *md = NULL;
 
+	if (!s->key) {
+		err_set(e, "dkim: the signer was created without a key");
+		goto out;
+	}
 	if (split(msg, len, &fields, &nfields, &body) < 0) {
 		err_set(e, "dkim: the message does not start with header fields");
 		goto out;

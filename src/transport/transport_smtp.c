@@ -1277,8 +1277,8 @@ static SSL_CTX *make_ssl(const struct smtp *s, struct err *e)
 }
 
 /* dkim_opts - the `dkim` mapping */
-static int dkim_opts(const struct config *cfg, const struct transport_conf *conf, struct smtp *s,
-		     struct err *e)
+static int dkim_opts(const struct config *cfg, const struct transport_conf *conf, int flags,
+		     struct smtp *s, struct err *e)
 {
 	json_t *v = conf->opts ? json_object_get(conf->opts, "dkim") : NULL;
 	if (!v || json_is_null(v))
@@ -1334,9 +1334,11 @@ static int dkim_opts(const struct config *cfg, const struct transport_conf *conf
 					  "dkim headers must be a list or a colon-separated "
 					  "string of field names");
 	}
-	/* the key is loaded even for `check`: a bad key is a config error */
+	/* `check` may run where the key is not (like the secrets): it checks
+	 * the other values and loads no key */
 	struct err de = {{0}};
-	s->dkim = dkim_signer_create(val[0], val[1], val[2], hl.len ? hl.data : NULL, &de);
+	s->dkim = dkim_signer_create((flags & TRANSPORT_CHECK) ? NULL : val[0], val[1], val[2],
+				     hl.len ? hl.data : NULL, &de);
 	buf_release(&hl);
 	if (!s->dkim) {
 		const char *where = strstr(de.msg, "key_file")	 ? "dkim/key_file"
@@ -1487,7 +1489,7 @@ static int smtp_create(const struct config *cfg, const struct transport_conf *co
 	    transport_secret(cfg, conf, "password_env", flags, &pass, e) < 0)
 		goto fail;
 
-	if (dkim_opts(cfg, conf, s, e) < 0)
+	if (dkim_opts(cfg, conf, flags, s, e) < 0)
 		goto fail;
 
 	if (flags & TRANSPORT_CHECK) {

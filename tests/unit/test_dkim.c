@@ -366,6 +366,14 @@ static void test_signer_errors(void **state)
 			fail_msg("case %zu:\n got  %s\n want %s", i, e.msg, cases[i].want);
 		free(cases[i].want);
 	}
+	/* no key: the rest is checked, and the signer cannot sign */
+	struct dkim_signer *s = dkim_signer_create(NULL, "example.com", "s1", "from:to", &e);
+	assert_non_null(s);
+	struct buf sig = BUF_INIT;
+	assert_int_equal(dkim_sign(s, "From: a@b.c\r\n\r\n", 15, NOW, &sig, &e), -1);
+	assert_string_equal(e.msg, "dkim: the signer was created without a key");
+	dkim_signer_free(s);
+	assert_null(dkim_signer_create(NULL, "example.com", "s1", "to", &e));
 	free(notkey);
 	free(ec);
 	free(small);

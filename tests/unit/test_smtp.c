@@ -428,10 +428,20 @@ static void test_options(void **state)
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "host", "mx.example.com", "from",
 			      "a@b.c", "username_env", "TEST_SMTP_UNSET", "password_env",
 			      "TEST_SMTP_UNSET", "ca_file", "/nonexistent/ca");
+	json_object_set_new(o, "dkim",
+			    json_pack("{s:s, s:s, s:s}", "key_file", "/nonexistent.pem", "domain",
+				      "example.com", "selector", "s1"));
 	struct transport *t = make(o, TRANSPORT_CHECK, &e);
 	if (!t)
 		fail_msg("check mode: %s", e.msg);
 	transport_free(t);
+	/* but the values it can check without files, it checks */
+	o = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "host", "mx.example.com", "from", "a@b.c",
+		      "dkim", "key_file", "/nonexistent.pem", "domain", "example.com", "selector",
+		      "bad selector");
+	assert_null(make(o, TRANSPORT_CHECK, &e));
+	assert_string_equal(e.msg, "o.yaml:26: transport \"email\": dkim selector \"bad selector\" "
+				   "is not a valid selector");
 
 	/* the defaults: a pool of 4 sessions of 100 messages */
 	void *st = NULL;
