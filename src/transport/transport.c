@@ -32,6 +32,7 @@ static const struct transport_ops *const kinds[] = {
     &transport_outbox,
     &transport_http,
     &transport_webhook,
+    &transport_smtp,
 };
 
 struct transport_done {
