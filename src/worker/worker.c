@@ -472,6 +472,12 @@ static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
 	struct transport_job *list = transport_collect(w->done, timeout_ms);
 	int rc = 0;
 	*got = 0;
+	if (!list)
+		return 0;
+	/* one transaction for all that came back: a commit per send would
+	 * cap the worker at the disk's commit rate */
+	if (store_begin(w->s, e) < 0)
+		rc = -1;
 	while (list) {
 		struct transport_job *next = list->next;
 		struct job *j = list->cookie;
@@ -485,6 +491,10 @@ static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
 		}
 		list = next;
 	}
+	if (rc == 0 && store_commit(w->s, e) < 0)
+		rc = -1;
+	else if (rc < 0)
+		store_rollback(w->s);
 	return rc;
 }
 

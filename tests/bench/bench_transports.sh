@@ -18,7 +18,8 @@ PY=/usr/bin/python3
 N=${N:-5000}
 SESSIONS=${SESSIONS:-8}
 W=$(mktemp -d "${TMPDIR:-/tmp}/outreach-bench.XXXXXX")
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
+PIDS=
+trap 'kill $PIDS 2>/dev/null; rm -rf "$W"' EXIT
 export OUTREACH_SECRET=bench
 
 free_port() {
@@ -85,6 +86,7 @@ EOF
 if [ -x /usr/sbin/smtp-sink ]; then
 	port=$(free_port)
 	/usr/sbin/smtp-sink -u nobody 127.0.0.1:$port 1024 &
+	PIDS="$PIDS $!"
 	sleep 0.3
 	a=$(now_s)
 	/usr/sbin/smtp-source -s "$SESSIONS" -m "$N" -f a@example.com -t b@example.com \
@@ -101,7 +103,6 @@ if [ -x /usr/sbin/smtp-sink ]; then
     concurrency: $SESSIONS
     per_session: 100"
 	awk -v a="$LAST" -v b="$base" 'BEGIN { printf "smtp: %.2f of smtp-source\n", a / b }'
-	a=$(now_s)
 	# one session: the TCP_NODELAY figure
 	bench_run smtp1 "  t:
     kind: smtp
@@ -111,7 +112,6 @@ if [ -x /usr/sbin/smtp-sink ]; then
     from: \"Acme Care <care@example.com>\"
     concurrency: 1
     per_session: 1000"
-	kill %1 2>/dev/null
 else
 	echo "smtp: skipped (no /usr/sbin/smtp-sink: make deps)"
 fi
@@ -119,6 +119,7 @@ fi
 # ---- HTTP SMS gateway against a local server
 port_file="$W/http.port"
 "$PY" "$ROOT/tests/e2e/httpd.py" --port-file "$port_file" --log /dev/null &
+PIDS="$PIDS $!"
 for _ in $(seq 50); do [ -s "$port_file" ] && break; sleep 0.1; done
 hport=$(cat "$port_file")
 bench_run http "  t:
