@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define HDR_COLS 75	  /* fold header lines at this width, CRLF excluded */
@@ -48,23 +49,8 @@ static int has_crlf(const char *s)
  * starts no valid sequence, so invalid input is never stuck */
 static size_t utf8_seqlen(const unsigned char *p, size_t n)
 {
-	size_t len;
-	if (p[0] < 0x80)
-		return 1;
-	else if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4;
-	else
-		return 1;
-	if (len > n)
-		return 1;
-	for (size_t i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 1;
-	return len;
+	size_t len = utf8_len(p, n);
+	return len ? len : 1;
 }
 
 static void b64_append(struct buf *out, const unsigned char *p, size_t n)

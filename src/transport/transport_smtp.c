@@ -111,6 +111,7 @@
 #include "log.h"
 #include "mime.h"
 #include "transport.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define DEFAULT_CONCURRENCY 4
@@ -146,28 +147,6 @@ static int64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* utf8_len - bytes of the valid UTF-8 sequence at p, 0 when invalid */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len;
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
 }
 
 /* clean_text - server text as one line of printable UTF-8, at most
