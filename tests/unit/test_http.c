@@ -104,11 +104,11 @@ static void server_start(struct server *s, const char *script, const char *cert,
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
 		if (cert)
-			execl(PY, PY, py, "--port-file", portf, "--log", s->log, "--script", s->script,
-			      "--tls", cert, key, (char *)NULL);
+			execl(PY, PY, py, "--port-file", portf, "--log", s->log, "--script",
+			      s->script, "--tls", cert, key, (char *)NULL);
 		else
-			execl(PY, PY, py, "--port-file", portf, "--log", s->log, "--script", s->script,
-			      (char *)NULL);
+			execl(PY, PY, py, "--port-file", portf, "--log", s->log, "--script",
+			      s->script, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && s->port == 0; i++) {
@@ -235,7 +235,8 @@ static void test_concurrency_keepalive(void **state)
 	for (int i = 0; i < N; i++) {
 		urls[i] = xasprintf("http://127.0.0.1:%d/v1/send?i=%d", s.port, i);
 		bodies[i] = xasprintf("{\"to\":\"+86138%08d\",\"text\":\"您好 %d\"}", i, i);
-		req[i] = (struct http_request){"POST", urls[i], hdr, 2, bodies[i], strlen(bodies[i])};
+		req[i] =
+		    (struct http_request){"POST", urls[i], hdr, 2, bodies[i], strlen(bodies[i])};
 	}
 	http_client_run(c, req, N, res);
 	for (int i = 0; i < N; i++) {
@@ -326,15 +327,18 @@ static void test_statuses(void **state)
 {
 	(void)state;
 	struct server s;
-	server_start(&s,
-		     "[{\"path\": \"/429\", \"status\": 429, \"body\": \"slow down\","
-		     "  \"headers\": {\"Retry-After\": \"120\"}},"
-		     " {\"path\": \"/500\", \"status\": 500, \"body\": \"<html>\\n<b>oops</b>\\n</html>\"},"
-		     " {\"path\": \"/503\", \"status\": 503, \"headers\": {\"Retry-After\": \"soon\"}},"
-		     " {\"path\": \"/400\", \"status\": 400, \"body\": \"{\\\"error\\\": \\\"invalid number\\\"}\"},"
-		     " {\"path\": \"/302\", \"status\": 302, \"headers\": {\"Location\": \"http://127.0.0.1:1/x\"}},"
-		     " {\"path\": \"/201\", \"status\": 201, \"body\": \"{\\\"message_id\\\": 42}\"}]",
-		     NULL, NULL);
+	server_start(
+	    &s,
+	    "[{\"path\": \"/429\", \"status\": 429, \"body\": \"slow down\","
+	    "  \"headers\": {\"Retry-After\": \"120\"}},"
+	    " {\"path\": \"/500\", \"status\": 500, \"body\": \"<html>\\n<b>oops</b>\\n</html>\"},"
+	    " {\"path\": \"/503\", \"status\": 503, \"headers\": {\"Retry-After\": \"soon\"}},"
+	    " {\"path\": \"/400\", \"status\": 400, \"body\": \"{\\\"error\\\": \\\"invalid "
+	    "number\\\"}\"},"
+	    " {\"path\": \"/302\", \"status\": 302, \"headers\": {\"Location\": "
+	    "\"http://127.0.0.1:1/x\"}},"
+	    " {\"path\": \"/201\", \"status\": 201, \"body\": \"{\\\"message_id\\\": 42}\"}]",
+	    NULL, NULL);
 	struct http_client_opts o = {.concurrency = 3, .timeout_ms = 5000};
 	struct http_client *c = http_client_create(&o);
 	static const struct {
@@ -347,7 +351,8 @@ static void test_statuses(void **state)
 	    {"/429", 429, DELIVERY_DEFER, "http 429", "HTTP 429: slow down", 120},
 	    {"/500", 500, DELIVERY_DEFER, "http 500", "HTTP 500: <html> <b>oops</b> </html>", 0},
 	    {"/503", 503, DELIVERY_DEFER, "http 503", "HTTP 503", 0},
-	    {"/400", 400, DELIVERY_FAIL, "http 400", "HTTP 400: {\"error\": \"invalid number\"}", 0},
+	    {"/400", 400, DELIVERY_FAIL, "http 400", "HTTP 400: {\"error\": \"invalid number\"}",
+	     0},
 	    {"/302", 302, DELIVERY_FAIL, "http 302", "HTTP 302", 0},
 	    {"/201", 201, DELIVERY_OK, "http 201", "HTTP 201: {\"message_id\": 42}", 0},
 	    {"/other", 200, DELIVERY_OK, "http 200", NULL, 0},
@@ -394,7 +399,8 @@ static void test_timeout(void **state)
 	struct http_client *c = http_client_create(&o);
 	char *u = url(&s, "/hang?token=SECRET-IN-QUERY");
 	char *ok = url(&s, "/fine");
-	struct http_request req[2] = {{"POST", u, NULL, 0, "{}", 2}, {"POST", ok, NULL, 0, "{}", 2}};
+	struct http_request req[2] = {{"POST", u, NULL, 0, "{}", 2},
+				      {"POST", ok, NULL, 0, "{}", 2}};
 	struct http_response res[2];
 	double t0 = mono();
 	http_client_run(c, req, 2, res);
@@ -558,8 +564,8 @@ static void test_invalid(void **state)
 	struct header crlf[] = {{"X-A", "ok\r\nX-Injected: 1"}};
 	struct header badname[] = {{"X A", "v"}};
 	struct http_request req[] = {
-	    {"POST", u, crlf, 1, "{}", 2},    {"POST", u, badname, 1, "{}", 2},
-	    {"POST", ftp, NULL, 0, "{}", 2},  {"GE T", u, NULL, 0, NULL, 0},
+	    {"POST", u, crlf, 1, "{}", 2},	   {"POST", u, badname, 1, "{}", 2},
+	    {"POST", ftp, NULL, 0, "{}", 2},	   {"GE T", u, NULL, 0, NULL, 0},
 	    {"POST", "not a url", NULL, 0, "", 0}, {"POST", u, NULL, 0, "{}", 2},
 	};
 	enum { N = sizeof(req) / sizeof(*req) };
@@ -595,10 +601,11 @@ static void test_tls(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/outreach-tls-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	char *cert = xasprintf("%s/cert.pem", dir), *key = xasprintf("%s/key.pem", dir);
-	char *cmd = xasprintf("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-			      "-nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
-			      "-keyout %s -out %s >/dev/null 2>&1",
-			      key, cert);
+	char *cmd =
+	    xasprintf("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+		      "-nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+		      "-keyout %s -out %s >/dev/null 2>&1",
+		      key, cert);
 	if (system(cmd) != 0) {
 		free(cmd);
 		skip();
@@ -707,8 +714,8 @@ static void test_classify_table(void **state)
 		int64_t want_ra = rows[i].st == DELIVERY_DEFER && rows[i].status ? 30 : 0;
 		if (d.status != rows[i].st || strcmp(d.code, rows[i].code) != 0 ||
 		    strcmp(d.reason, rows[i].reason) != 0 || d.retry_after != want_ra)
-			fail_msg("row %zu (%ld): %d \"%s\" \"%s\" %lld", i, rows[i].status, d.status,
-				 d.code, d.reason, (long long)d.retry_after);
+			fail_msg("row %zu (%ld): %d \"%s\" \"%s\" %lld", i, rows[i].status,
+				 d.status, d.code, d.reason, (long long)d.retry_after);
 	}
 	/* a long Chinese body is cut on a character boundary, on one line */
 	struct buf b = BUF_INIT;
@@ -768,10 +775,11 @@ static void test_retry_after(void **state)
 static void test_json_pointer(void **state)
 {
 	(void)state;
-	json_t *doc = json_loads("{\"data\": {\"id\": \"abc\", \"n\": [1, {\"x\": \"y\"}]},"
-				 " \"a/b\": 1, \"m~n\": 2, \"ok\": true, \"no\": false, \"nil\": null,"
-				 " \"code\": 0, \"pi\": 3.5, \"\": \"empty key\"}",
-				 0, NULL);
+	json_t *doc =
+	    json_loads("{\"data\": {\"id\": \"abc\", \"n\": [1, {\"x\": \"y\"}]},"
+		       " \"a/b\": 1, \"m~n\": 2, \"ok\": true, \"no\": false, \"nil\": null,"
+		       " \"code\": 0, \"pi\": 3.5, \"\": \"empty key\"}",
+		       0, NULL);
 	assert_non_null(doc);
 	assert_ptr_equal(http_json_pointer(doc, ""), doc);
 	assert_string_equal(json_string_value(http_json_pointer(doc, "/data/id")), "abc");
@@ -830,7 +838,6 @@ static void test_json_pointer(void **state)
 	r.body_len = 0;
 	assert_int_equal(http_response_field(&r, "/id", out, sizeof(out)), -1);
 }
-
 
 /* ---- the http transport kind over the same server ---- */
 
@@ -908,17 +915,20 @@ static void test_transport_config(void **state)
 	    {"{\"url\": \"http://x/\", \"body\": \"{{#a}}\"}",
 	     "o.yaml:9: transport \"sms\": bad template in body: unclosed section \"a\""},
 	    {"{\"url\": \"http://x/\", \"body\": \"{{to}}\\n{{/b}}\"}",
-	     "o.yaml:9: transport \"sms\": bad template in body: unexpected close tag \"b\" (template "
+	     "o.yaml:9: transport \"sms\": bad template in body: unexpected close tag \"b\" "
+	     "(template "
 	     "line 2)"},
 	    {"{\"url\": \"http://x/\", \"headers\": {\"X-Ref\": \"{{nope}}\"}}",
-	     "o.yaml:11: transport \"sms\": unknown variable \"nope\" in header X-Ref (use to, text, "
+	     "o.yaml:11: transport \"sms\": unknown variable \"nope\" in header X-Ref (use to, "
+	     "text, "
 	     "send_id, campaign, step, segments, encoding, name, phone)"},
 	    {"{\"url\": \"http://x/\", \"method\": \"FETCH\"}",
 	     "o.yaml:5: transport \"sms\": unknown method \"FETCH\" (use GET, POST or PUT)"},
 	    {"{\"url\": \"http://x/\", \"method\": \"GET\", \"body\": \"x\"}",
 	     "o.yaml:9: transport \"sms\": a GET request has no body: put the values in the url"},
 	    {"{\"url\": \"http://x/\", \"id_pointer\": \"id\"}",
-	     "o.yaml:5: transport \"sms\": id_pointer must be a JSON pointer such as /messages/0/id"},
+	     "o.yaml:5: transport \"sms\": id_pointer must be a JSON pointer such as "
+	     "/messages/0/id"},
 	    {"{\"url\": \"http://x/\", \"ok_value\": 0}",
 	     "o.yaml:5: transport \"sms\": ok_value needs ok_pointer"},
 	    {"{\"url\": \"http://x/\", \"headers\": {\"X-Ref\": \"a\\r\\nb\"}}",
@@ -932,7 +942,8 @@ static void test_transport_config(void **state)
 	    {"{\"url\": \"http://x/\", \"concurrency\": 0}",
 	     "o.yaml:5: transport \"sms\": concurrency must be an integer from 1 to 256"},
 	    {"{\"url\": \"http://x/\", \"timeout\": \"soon\"}",
-	     "o.yaml:5: transport \"sms\": timeout must be a duration such as 10s or 500ms (at most "
+	     "o.yaml:5: transport \"sms\": timeout must be a duration such as 10s or 500ms (at "
+	     "most "
 	     "1d)"},
 	    {"{\"url\": \"http://x/\", \"body\": \"{{>part}}\"}",
 	     "o.yaml:9: transport \"sms\": bad template in body: partials are not supported here"},
@@ -944,7 +955,8 @@ static void test_transport_config(void **state)
 			if (tcreate(&f, check ? TRANSPORT_CHECK : 0, &e, "%s", rows[i].opts))
 				fail_msg("%s: accepted", rows[i].opts);
 			if (strcmp(e.msg, rows[i].msg) != 0)
-				fail_msg("%s:\n got  %s\n want %s", rows[i].opts, e.msg, rows[i].msg);
+				fail_msg("%s:\n got  %s\n want %s", rows[i].opts, e.msg,
+					 rows[i].msg);
 			tfree(&f);
 		}
 	}
@@ -963,11 +975,12 @@ static void test_transport_render(void **state)
 	server_start(&s, NULL, NULL, NULL);
 	struct tfix f;
 	struct err e;
-	if (!tcreate(&f, 0, &e,
-		     "{\"url\": \"http://127.0.0.1:%d/form\", \"headers\": {\"Content-Type\": "
-		     "\"application/x-www-form-urlencoded\", \"X-Seg\": \"{{segments}} {{encoding}}\"},"
-		     " \"body\": \"To={{to}}&Body={{text}}&Ref={{campaign}}-{{step}}\"}",
-		     s.port))
+	if (!tcreate(
+		&f, 0, &e,
+		"{\"url\": \"http://127.0.0.1:%d/form\", \"headers\": {\"Content-Type\": "
+		"\"application/x-www-form-urlencoded\", \"X-Seg\": \"{{segments}} {{encoding}}\"},"
+		" \"body\": \"To={{to}}&Body={{text}}&Ref={{campaign}}-{{step}}\"}",
+		s.port))
 		fail_msg("%s", e.msg);
 	struct message m = sms(7, "+8613800138000", "Hi 你好 & bye=1\n");
 	struct delivery d;
@@ -977,10 +990,11 @@ static void test_transport_render(void **state)
 	assert_string_equal(d.reason, "HTTP 200 (1 segment, ucs2): {\"ok\":true,\"id\":\"m1\"}");
 	tfree(&f);
 
-	if (!tcreate(&f, 0, &e,
-		     "{\"url\": \"http://127.0.0.1:%d/get?to={{phone}}&msg={{text}}&id={{send_id}}\","
-		     " \"method\": \"GET\", \"id_pointer\": \"/id\"}",
-		     s.port))
+	if (!tcreate(
+		&f, 0, &e,
+		"{\"url\": \"http://127.0.0.1:%d/get?to={{phone}}&msg={{text}}&id={{send_id}}\","
+		" \"method\": \"GET\", \"id_pointer\": \"/id\"}",
+		s.port))
 		fail_msg("%s", e.msg);
 	m = sms(8, "+447700900123", "a/b?c=d e");
 	deliver1(&f, &m, &d);
@@ -988,10 +1002,11 @@ static void test_transport_render(void **state)
 	assert_string_equal(d.provider_id, "m2");
 	tfree(&f);
 
-	if (!tcreate(&f, 0, &e,
-		     "{\"url\": \"http://127.0.0.1:%d/json\", \"body\": \"{\\\"t\\\": \\\"{{text}}\\\", "
-		     "\\\"n\\\": {{json name}}, \\\"id\\\": {{send_id}}}\"}",
-		     s.port))
+	if (!tcreate(
+		&f, 0, &e,
+		"{\"url\": \"http://127.0.0.1:%d/json\", \"body\": \"{\\\"t\\\": \\\"{{text}}\\\", "
+		"\\\"n\\\": {{json name}}, \\\"id\\\": {{send_id}}}\"}",
+		s.port))
 		fail_msg("%s", e.msg);
 	m = sms(9, "+8613800138000", "say \"hi\"\\\n");
 	deliver1(&f, &m, &d);
@@ -1001,9 +1016,10 @@ static void test_transport_render(void **state)
 	json_t *log = server_log(&s);
 	assert_int_equal(json_array_size(log), 3);
 	json_t *r = json_array_get(log, 0);
-	assert_string_equal(json_string_value(json_object_get(r, "body")),
-			    "To=%2B8613800138000&Body=Hi%20%E4%BD%A0%E5%A5%BD%20%26%20bye%3D1%0A&Ref=thank-"
-			    "you-1");
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "body")),
+	    "To=%2B8613800138000&Body=Hi%20%E4%BD%A0%E5%A5%BD%20%26%20bye%3D1%0A&Ref=thank-"
+	    "you-1");
 	json_t *h = json_object_get(r, "headers");
 	assert_string_equal(json_string_value(json_object_get(h, "x-seg")), "1 ucs2");
 	assert_string_equal(json_string_value(json_object_get(h, "content-type")),
@@ -1038,12 +1054,13 @@ static void test_transport_outcomes(void **state)
 		     NULL, NULL);
 	struct tfix f;
 	struct err e;
-	if (!tcreate(&f, 0, &e,
-		     "{\"url\": \"http://127.0.0.1:%d/send/p4th-0123456789abcdef\", \"headers\": "
-		     "{\"X-Api-Key\": \"k3y-0123456789abc\", \"X-Name\": \"{{name}}\"},"
-		     " \"ok_pointer\": \"/code\", \"ok_value\": 0, \"id_pointer\": \"/result/0/sid\","
-		     " \"max_segments\": 1}",
-		     s.port))
+	if (!tcreate(
+		&f, 0, &e,
+		"{\"url\": \"http://127.0.0.1:%d/send/p4th-0123456789abcdef\", \"headers\": "
+		"{\"X-Api-Key\": \"k3y-0123456789abc\", \"X-Name\": \"{{name}}\"},"
+		" \"ok_pointer\": \"/code\", \"ok_value\": 0, \"id_pointer\": \"/result/0/sid\","
+		" \"max_segments\": 1}",
+		s.port))
 		fail_msg("%s", e.msg);
 	struct message m = sms(1, "+8613800138000", "您好");
 	struct delivery d;
@@ -1109,13 +1126,15 @@ static void test_transport_queue(void **state)
 {
 	(void)state;
 	struct server s;
-	server_start(&s, "[{\"path\": \"/q\", \"hang\": 0.2, \"body\": \"{\\\"id\\\": \\\"q{n}\\\"}\"}]",
-		     NULL, NULL);
+	server_start(
+	    &s, "[{\"path\": \"/q\", \"hang\": 0.2, \"body\": \"{\\\"id\\\": \\\"q{n}\\\"}\"}]",
+	    NULL, NULL);
 	struct tfix f;
 	struct err e;
-	if (!tcreate(&f, 0, &e,
-		     "{\"url\": \"http://127.0.0.1:%d/q\", \"concurrency\": 5, \"id_pointer\": \"/id\"}",
-		     s.port))
+	if (!tcreate(
+		&f, 0, &e,
+		"{\"url\": \"http://127.0.0.1:%d/q\", \"concurrency\": 5, \"id_pointer\": \"/id\"}",
+		s.port))
 		fail_msg("%s", e.msg);
 	enum { N = 30 };
 	struct message m[N];
