@@ -511,45 +511,72 @@ static void test_close_not_resent(void **state)
 	server_stop(&s);
 }
 
-/* garbage instead of HTTP: a network error, never OK */
-static void test_garbage(void **state)
+/* raw_answer - one connection on a loopback port answered with the bytes
+ * of answer once the request has arrived; the child's pid, the port in *port */
+static pid_t raw_answer(const char *answer, int *port)
 {
-	(void)state;
 	int lfd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
 	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
 	assert_int_equal(listen(lfd, 4), 0);
 	assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+	*port = ntohs(a.sin_port);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		alarm(10);
 		int cfd = accept(lfd, NULL, NULL);
 		char tmp[4096];
-		ssize_t r = read(cfd, tmp, sizeof(tmp));
-		(void)r;
-		const char junk[] = "SMTP ready? 220 hello\r\n\r\nthis is not http\r\n";
-		ssize_t w = write(cfd, junk, sizeof(junk) - 1);
+		struct buf got = BUF_INIT;
+		/* read up to the end of the request: headers, then a 2-byte body */
+		while (!got.len || !strstr(buf_cstr(&got), "\r\n\r\n{}")) {
+			ssize_t r = read(cfd, tmp, sizeof(tmp));
+			if (r <= 0)
+				break;
+			buf_append(&got, tmp, (size_t)r);
+		}
+		ssize_t w = write(cfd, answer, strlen(answer));
 		(void)w;
 		close(cfd);
 		_exit(0);
 	}
 	close(lfd);
-	char *u = xasprintf("http://127.0.0.1:%d/send", ntohs(a.sin_port));
-	struct http_client_opts o = {.concurrency = 1, .timeout_ms = 3000};
-	struct http_client *c = http_client_create(&o);
-	struct http_request req = {"POST", u, NULL, 0, "{}", 2};
-	struct http_response res;
-	http_client_run(c, &req, 1, &res);
-	waitpid(pid, NULL, 0);
-	assert_int_equal(res.status, 0);
-	struct delivery d;
-	memset(&d, 0, sizeof(d));
-	http_classify(&res, &d);
-	assert_int_equal(d.status, DELIVERY_DEFER);
-	http_response_release(&res);
-	free(u);
-	http_client_free(c);
+	return pid;
+}
+
+/* answers that are not a whole HTTP response: never OK, always DEFER */
+static void test_broken_answers(void **state)
+{
+	(void)state;
+	static const char *const answers[] = {
+	    "SMTP ready? 220 hello\r\n\r\nthis is not http\r\n",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\": \"cut",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n",
+	    "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabc",
+	    "",
+	};
+	for (size_t i = 0; i < sizeof(answers) / sizeof(*answers); i++) {
+		int port;
+		pid_t pid = raw_answer(answers[i], &port);
+		char *u = xasprintf("http://127.0.0.1:%d/send", port);
+		struct http_client_opts o = {.concurrency = 1, .timeout_ms = 3000};
+		struct http_client *c = http_client_create(&o);
+		struct http_request req = {"POST", u, NULL, 0, "{}", 2};
+		struct http_response res;
+		http_client_run(c, &req, 1, &res);
+		waitpid(pid, NULL, 0);
+		struct delivery d;
+		memset(&d, 0, sizeof(d));
+		http_classify(&res, &d);
+		if (res.status != 0 || d.status != DELIVERY_DEFER || strcmp(d.code, "network") != 0)
+			fail_msg("answer %zu: status %ld, %d %s %s", i, res.status, d.status,
+				 d.code, d.reason);
+		http_response_release(&res);
+		free(u);
+		http_client_free(c);
+	}
 }
 
 /* refused before sending: bad header, URL or method */
@@ -1299,7 +1326,7 @@ int main(void)
 	    cmocka_unit_test(test_json_pointer),      cmocka_unit_test(test_concurrency_keepalive),
 	    cmocka_unit_test(test_concurrency_bound), cmocka_unit_test(test_statuses),
 	    cmocka_unit_test(test_timeout),	      cmocka_unit_test(test_connect_refused),
-	    cmocka_unit_test(test_close_not_resent),  cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_close_not_resent),  cmocka_unit_test(test_broken_answers),
 	    cmocka_unit_test(test_invalid),	      cmocka_unit_test(test_tls),
 	    cmocka_unit_test(test_http2_multiplex),   cmocka_unit_test(test_transport_config),
 	    cmocka_unit_test(test_transport_render),  cmocka_unit_test(test_transport_outcomes),
