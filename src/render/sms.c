@@ -90,9 +90,9 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 /* walk - parts counted character by character, so that no character is
  * split between two parts */
 struct walk {
-	int total;   /* units (septets or UTF-16 units) in all */
-	int parts;   /* concatenated parts so far */
-	int fill;    /* units in the current part */
+	int total; /* units (septets or UTF-16 units) in all */
+	int parts; /* concatenated parts so far */
+	int fill;  /* units in the current part */
 };
 
 static void walk_add(struct walk *w, int width, int part)

@@ -62,8 +62,8 @@ struct xfer {
 	struct http_response *out;
 	struct buf body;
 	char errbuf[CURL_ERROR_SIZE];
-	int sends;         /* pre-request callbacks so far */
-	size_t written;    /* request bytes written to a connection */
+	int sends;	/* pre-request callbacks so far */
+	size_t written; /* request bytes written to a connection */
 	int resend_refused;
 };
 
@@ -228,9 +228,8 @@ static void scrub(char *msg, size_t cap, const char *url)
 	struct buf s = BUF_INIT;
 	buf_puts(&s, msg);
 	CURLU *u = curl_url();
-	static const CURLUPart parts[] = {CURLUPART_URL,	  CURLUPART_PATH,
-					  CURLUPART_QUERY,	  CURLUPART_FRAGMENT,
-					  CURLUPART_USER,	  CURLUPART_PASSWORD};
+	static const CURLUPart parts[] = {CURLUPART_URL,      CURLUPART_PATH, CURLUPART_QUERY,
+					  CURLUPART_FRAGMENT, CURLUPART_USER, CURLUPART_PASSWORD};
 	if (url)
 		replace_all(&s, url, "[url]");
 	if (u && url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
@@ -238,7 +237,8 @@ static void scrub(char *msg, size_t cap, const char *url)
 			char *v = NULL;
 			if (curl_url_get(u, parts[i], &v, 0) == CURLUE_OK && v &&
 			    strcmp(v, "/") != 0)
-				replace_all(&s, v, parts[i] == CURLUPART_URL ? "[url]" : "[redacted]");
+				replace_all(&s, v,
+					    parts[i] == CURLUPART_URL ? "[url]" : "[redacted]");
 			curl_free(v);
 		}
 	}
@@ -438,7 +438,7 @@ static void finish(struct xfer *x, CURLcode rc)
 				 "answer (not resent)");
 		} else {
 			o->err = rc == CURLE_OK ? HTTP_ERR_NETWORK : error_kind(rc);
-			const char *words = x->errbuf[0] ? x->errbuf
+			const char *words = x->errbuf[0]     ? x->errbuf
 					    : rc == CURLE_OK ? "no response"
 							     : curl_easy_strerror(rc);
 			char *msg = status >= 100 ? xasprintf("HTTP %ld, then: %s", status, words)

@@ -54,8 +54,7 @@ struct tpl_header {
 };
 
 struct http_transport {
-	char *name;          /* the transport's name, for logs */
-	char *to_field;      /* conf->to, also a template variable; MAY be NULL */
+	char *to_field; /* conf->to, also a template variable; MAY be NULL */
 	char *method;
 	struct mustache *url;
 	struct tpl_header *headers;
@@ -75,12 +74,12 @@ struct http_transport {
 /* ---- create ---- */
 
 /* the names a template may use */
-static const char *const known_vars[] = {"to",	  "text",     "send_id", "campaign", "step",
-					 "segments", "encoding", "name",    "to_name",  NULL};
+static const char *const known_vars[] = {"to",	     "text",	 "send_id", "campaign", "step",
+					 "segments", "encoding", "name",    "to_name",	NULL};
 
 struct var_check {
 	const char *to_field;
-	const char *bad;  /* the first unknown name */
+	const char *bad; /* the first unknown name */
 	int bad_line;
 	int partial;
 };
@@ -110,8 +109,7 @@ static void check_var(void *ud, const char *name, int line, enum mustache_var_ki
 /* parse_tpl - compile an option's template; errors name the option's line
  * (key is the option's path under the transport, e.g. "headers/X-Key") */
 static struct mustache *parse_tpl(const struct config *cfg, const struct transport_conf *conf,
-				  const char *key, const char *what, const char *src,
-				  struct err *e)
+				  const char *key, const char *what, const char *src, struct err *e)
 {
 	struct err pe;
 	err_clear(&pe);
@@ -237,8 +235,8 @@ static int parse_headers(const struct config *cfg, const struct transport_conf *
 			for (char *p = low; *p; p++)
 				*p = (char)tolower((unsigned char)*p);
 			h->body_kind = strstr(low, "x-www-form-urlencoded") ? BODY_FORM
-				       : strstr(low, "json")		     ? BODY_JSON
-									     : BODY_TEXT;
+				       : strstr(low, "json")		    ? BODY_JSON
+									    : BODY_TEXT;
 			free(low);
 		}
 	}
@@ -259,7 +257,8 @@ static int http_create(const struct config *cfg, const struct transport_conf *co
 	    transport_opt_str(cfg, conf, "id_pointer", &idp, e) < 0 ||
 	    transport_opt_str(cfg, conf, "ok_pointer", &okp, e) < 0 ||
 	    transport_opt_str(cfg, conf, "ca_file", &ca, e) < 0 ||
-	    transport_opt_int(cfg, conf, "concurrency", DEFAULT_CONCURRENCY, 1, 256, &conc, e) < 0 ||
+	    transport_opt_int(cfg, conf, "concurrency", DEFAULT_CONCURRENCY, 1, 256, &conc, e) <
+		0 ||
 	    transport_opt_int(cfg, conf, "max_segments", 0, 1, 20, &maxseg, e) < 0 ||
 	    transport_opt_duration_ms(cfg, conf, "timeout", DEFAULT_TIMEOUT_MS, &timeout, e) < 0 ||
 	    transport_opt_duration_ms(cfg, conf, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_MS,
@@ -275,16 +274,17 @@ static int http_create(const struct config *cfg, const struct transport_conf *co
 					  "missing url (the gateway's endpoint, a template)");
 	if (!method)
 		method = "POST";
-	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 &&
-	    strcmp(method, "PUT") != 0)
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0)
 		return transport_conf_err(cfg, conf, "method", e,
-					  "unknown method \"%.20s\" (use GET, POST or PUT)", method);
+					  "unknown method \"%.20s\" (use GET, POST or PUT)",
+					  method);
 	if (strcmp(method, "GET") == 0 && body)
 		return transport_conf_err(cfg, conf, "body", e,
 					  "a GET request has no body: put the values in the url");
 	if (idp && !http_json_pointer_valid(idp))
-		return transport_conf_err(cfg, conf, "id_pointer", e,
-					  "id_pointer must be a JSON pointer such as /messages/0/id");
+		return transport_conf_err(
+		    cfg, conf, "id_pointer", e,
+		    "id_pointer must be a JSON pointer such as /messages/0/id");
 	if (okp && !http_json_pointer_valid(okp))
 		return transport_conf_err(cfg, conf, "ok_pointer", e,
 					  "ok_pointer must be a JSON pointer such as /code");
@@ -300,11 +300,11 @@ static int http_create(const struct config *cfg, const struct transport_conf *co
 		return transport_conf_err(cfg, conf, "ok_value", e,
 					  "ok_value must be a string, an integer or a boolean");
 	if (ca && access(ca, R_OK) != 0)
-		return transport_conf_err(cfg, conf, "ca_file", e, "cannot read ca_file \"%s\"", ca);
+		return transport_conf_err(cfg, conf, "ca_file", e, "cannot read ca_file \"%s\"",
+					  ca);
 
 	struct http_transport *h = xcalloc(1, sizeof(*h));
 	pthread_mutex_init(&h->mu, NULL);
-	h->name = xstrdup(conf->name ? conf->name : "http");
 	h->to_field = xstrdup(conf->to);
 	h->method = xstrdup(method);
 	h->concurrency = (int)conc;
@@ -358,7 +358,6 @@ static void http_free(void *state)
 		mustache_free(h->headers[i].value);
 	}
 	free(h->headers);
-	free(h->name);
 	free(h->to_field);
 	free(h->method);
 	free(h->id_pointer);
@@ -389,7 +388,8 @@ static void pct(struct buf *out, const char *s, size_t n)
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
 			buf_putc(out, (char)c);
 		} else {
 			buf_putc(out, '%');
@@ -560,7 +560,8 @@ static int prepare(struct http_transport *h, const struct message *m, struct pen
 	const char *text = m->text ? m->text : "";
 	char why[200];
 	p->segments = sms_segments(text, strlen(text), &p->enc);
-	if (h->max_segments && sms_limit(text, strlen(text), h->max_segments, why, sizeof(why)) < 0) {
+	if (h->max_segments &&
+	    sms_limit(text, strlen(text), h->max_segments, why, sizeof(why)) < 0) {
 		transport_set(d, DELIVERY_FAIL, "too long", "%s", why);
 		return -1;
 	}
@@ -570,7 +571,8 @@ static int prepare(struct http_transport *h, const struct message *m, struct pen
 	}
 	json_t *data = json_object();
 	const char *bad = NULL;
-	if (set_str(data, "to", m->to) < 0 || (h->to_field && set_str(data, h->to_field, m->to) < 0))
+	if (set_str(data, "to", m->to) < 0 ||
+	    (h->to_field && set_str(data, h->to_field, m->to) < 0))
 		bad = "the recipient";
 	else if (set_str(data, "text", text) < 0)
 		bad = "the text";
@@ -621,9 +623,8 @@ static int prepare(struct http_transport *h, const struct message *m, struct pen
 		}
 	}
 	if (rc == 0 && h->body) {
-		struct mustache_opts bo = {h->body_kind == BODY_JSON ? MUSTACHE_ESC_JSON
-								     : MUSTACHE_ESC_NONE,
-					   NULL, NULL};
+		struct mustache_opts bo = {
+		    h->body_kind == BODY_JSON ? MUSTACHE_ESC_JSON : MUSTACHE_ESC_NONE, NULL, NULL};
 		rc = mustache_render(h->body, h->body_kind == BODY_FORM ? enc : data, &bo, &b, &e);
 		p->body_len = b.len;
 		p->body = buf_detach(&b);
@@ -639,8 +640,8 @@ static int prepare(struct http_transport *h, const struct message *m, struct pen
 }
 
 /* judge - the outcome of one response */
-static void judge(struct http_transport *h, const struct pending *p,
-		  const struct http_response *r, struct delivery *d)
+static void judge(struct http_transport *h, const struct pending *p, const struct http_response *r,
+		  struct delivery *d)
 {
 	http_classify(r, d);
 	if (d->status == DELIVERY_OK && h->ok_pointer) {
@@ -653,8 +654,8 @@ static void judge(struct http_transport *h, const struct pending *p,
 		}
 	}
 	if (d->status == DELIVERY_OK) {
-		if (h->id_pointer &&
-		    http_response_field(r, h->id_pointer, d->provider_id, sizeof(d->provider_id)) < 0)
+		if (h->id_pointer && http_response_field(r, h->id_pointer, d->provider_id,
+							 sizeof(d->provider_id)) < 0)
 			d->provider_id[0] = '\0';
 		/* the segments go in the reason ("HTTP 200 (2 segments, ucs2): ...")
 		 * until the store has a column for them */

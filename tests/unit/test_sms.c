@@ -20,7 +20,7 @@
 #include "sms.h"
 
 #define EMOJI "\xF0\x9F\x98\x80" /* U+1F600, a surrogate pair in UTF-16 */
-#define EURO "\xE2\x82\xAC"      /* U+20AC, in the GSM extension table */
+#define EURO "\xE2\x82\xAC"	 /* U+20AC, in the GSM extension table */
 
 struct piece {
 	const char *s;
@@ -43,10 +43,12 @@ static const struct row rows[] = {
     {"ascii 307", {{"a", 307}}, 3, SMS_GSM7},
     {"ascii 459", {{"a", 459}}, 3, SMS_GSM7},
     {"ascii 460", {{"a", 460}}, 4, SMS_GSM7},
-    {"gsm basic set", {{"@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-			"¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà",
-			1}},
-     1, SMS_GSM7},
+    {"gsm basic set",
+     {{"@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+       "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà",
+       1}},
+     1,
+     SMS_GSM7},
     {"chinese 1", {{"中", 1}}, 1, SMS_UCS2},
     {"chinese 70", {{"中", 70}}, 1, SMS_UCS2},
     {"chinese 71", {{"中", 71}}, 2, SMS_UCS2},
@@ -99,7 +101,7 @@ static void test_table(void **state)
 	struct buf b = BUF_INIT;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
 		build(&rows[i], &b);
-		enum sms_encoding enc = (enum sms_encoding)-1;
+		enum sms_encoding enc = (enum sms_encoding) - 1;
 		int n = sms_segments(b.data, b.len, &enc);
 		if (n != rows[i].segments || enc != rows[i].enc)
 			fail_msg("%s: %d segments (%s), want %d (%s)", rows[i].name, n,
