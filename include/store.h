@@ -196,6 +196,10 @@ int store_send_attempts(struct store *s, int64_t id,
 /* store_next_wakeup - the earliest due send or segment evaluation after
  * nothing is due now (TIME_NEVER when none) */
 int store_next_wakeup(struct store *s, int64_t *at, struct err *e);
+/* store_snapshot - a consistent copy of the whole store in a new SQLite
+ * file at path (which must not exist), for `plan` to simulate on; the
+ * SQLite backend only for now */
+int store_snapshot(struct store *s, const char *path, struct err *e);
 
 /* ---- workers ---- */
 int store_worker_register(struct store *s, const char *id, const char *host, int pid, int64_t now,

@@ -37,6 +37,8 @@ struct delivery {
 /* create flags */
 #define TRANSPORT_CHECK 1 /* validate only (`outreach check`): secrets from the
                            * environment are not required, nothing is opened */
+#define TRANSPORT_SIMULATE 2 /* `outreach plan`: a stand-in that accepts every
+                              * message at once and sends nothing */
 
 struct transport_ops {
 	const char *kind; /* "outbox", "smtp", ... */

@@ -15,6 +15,7 @@ struct worker_opts {
 	int batch;           /* sends claimed per transaction (default 100) */
 	int64_t lease;       /* seconds (default 300) */
 	int max_attempts;    /* transient failures before `failed` (default 5) */
+	int simulate;        /* every transport a stand-in that sends nothing (plan) */
 	volatile sig_atomic_t *stop; /* set by SIGTERM: finish in-flight work, return */
 };
 

@@ -1236,6 +1236,17 @@ int store_next_wakeup(struct store *s, int64_t *at, struct err *e)
 	return 0;
 }
 
+int store_snapshot(struct store *s, const char *path, struct err *e)
+{
+	struct store_stmt *st = prep(s, "VACUUM INTO ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, path);
+	int rc = step(s, st, e);
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
 /* ---- workers ---- */
 
 int store_worker_register(struct store *s, const char *id, const char *host, int pid, int64_t now,

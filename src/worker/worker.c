@@ -607,7 +607,8 @@ int worker_run(struct store *s, const struct config *cfg, const struct worker_op
 	w.window = o->batch;
 	for (size_t i = 0; i < cfg->ntransports; i++) {
 		long max;
-		w.tr[i] = transport_create(cfg, &cfg->transports[i], 0, e);
+		w.tr[i] = transport_create(cfg, &cfg->transports[i],
+					   o->simulate ? TRANSPORT_SIMULATE : 0, e);
 		if (!w.tr[i] || transport_opt_int(cfg, &cfg->transports[i], "max_attempts",
 						  o->max_attempts, 1, 100, &max, e) < 0) {
 			rc = -1;
