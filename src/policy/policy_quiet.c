@@ -36,26 +36,63 @@ static const char *const wday_names[] = {"sun", "mon", "tue", "wed", "thu", "fri
 static const char *const wday_full[] = {"sunday",   "monday", "tuesday", "wednesday",
 					"thursday", "friday", "saturday"};
 
-int quiet_parse(const char *hours, json_t *days, struct quiet *q, struct err *e)
+/* parse_window - "HH:MM-HH:MM" */
+static int parse_window(const char *hours, struct quiet_window *w, struct err *e)
+{
+	char a[8], b[8];
+	const char *dash = strchr(hours, '-');
+	if (!dash || dash - hours != 5 || strlen(dash + 1) != 5)
+		return err_set(e, "bad quiet hours \"%s\" (want HH:MM-HH:MM)", hours);
+	memcpy(a, hours, 5);
+	a[5] = '\0';
+	memcpy(b, dash + 1, 5);
+	b[5] = '\0';
+	if (parse_hhmm(a, &w->start) < 0 || parse_hhmm(b, &w->end) < 0)
+		return err_set(e, "bad quiet hours \"%s\" (want HH:MM-HH:MM)", hours);
+	if (w->start == w->end || (w->start % 1440) == (w->end % 1440))
+		return err_set(e, "quiet hours \"%s\" are empty (start equals end)", hours);
+	w->start %= 1440;
+	w->end %= 1440;
+	return 0;
+}
+
+/* minutes - the window as a set of minutes of the day, in m[] */
+static void minutes(const struct quiet_window *w, unsigned char *m)
+{
+	for (int x = w->start; x != w->end; x = (x + 1) % 1440)
+		m[x] = 1;
+}
+
+int quiet_parse(json_t *hours, json_t *days, struct quiet *q, struct err *e)
 {
 	memset(q, 0, sizeof(*q));
-	if (hours) {
-		char a[8], b[8];
-		const char *dash = strchr(hours, '-');
-		if (!dash || dash - hours != 5 || strlen(dash + 1) != 5)
-			return err_set(e, "bad quiet hours \"%s\" (want HH:MM-HH:MM)", hours);
-		memcpy(a, hours, 5);
-		a[5] = '\0';
-		memcpy(b, dash + 1, 5);
-		b[5] = '\0';
-		if (parse_hhmm(a, &q->start) < 0 || parse_hhmm(b, &q->end) < 0)
-			return err_set(e, "bad quiet hours \"%s\" (want HH:MM-HH:MM)", hours);
-		if (q->start == q->end)
-			return err_set(e, "quiet hours \"%s\" are empty (start equals end)", hours);
-		if (q->start == 24 * 60)
-			q->start = 0;
-		if (q->end == 24 * 60)
-			q->end = 0;
+	if (hours && json_is_string(hours)) {
+		if (parse_window(json_string_value(hours), &q->win[0], e) < 0)
+			return -1;
+		q->nwin = 1;
+	} else if (hours && json_is_array(hours)) {
+		size_t k;
+		json_t *v;
+		if (json_array_size(hours) > QUIET_WINDOWS_MAX)
+			return err_set(e, "at most %d quiet hours windows", QUIET_WINDOWS_MAX);
+		unsigned char seen[1440] = {0};
+		json_array_foreach(hours, k, v) {
+			if (!json_is_string(v))
+				return err_set(e, "quiet_hours[%zu] must be a string HH:MM-HH:MM", k);
+			if (parse_window(json_string_value(v), &q->win[k], e) < 0)
+				return -1;
+			unsigned char m[1440] = {0};
+			minutes(&q->win[k], m);
+			for (int x = 0; x < 1440; x++) {
+				if (m[x] && seen[x])
+					return err_set(e, "quiet hours \"%s\" overlap an earlier window",
+						       json_string_value(v));
+				seen[x] |= m[x];
+			}
+			q->nwin++;
+		}
+	} else if (hours && !json_is_null(hours)) {
+		return err_set(e, "quiet_hours must be \"HH:MM-HH:MM\" or a list of them");
 	}
 	if (days && !json_is_array(days))
 		return err_set(e, "quiet_days must be a list of weekdays and YYYY-MM-DD dates");
@@ -98,6 +135,22 @@ int quiet_parse(const char *hours, json_t *days, struct quiet *q, struct err *e)
 	return 0;
 }
 
+void quiet_describe(const struct quiet *q, char *buf, size_t size)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < q->nwin && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%02d:%02d-%02d:%02d", i ? ", " : "",
+				      q->win[i].start / 60, q->win[i].start % 60, q->win[i].end / 60,
+				      q->win[i].end % 60);
+	for (int d = 0; d < 7 && n < size; d++)
+		if (q->weekdays & (1u << d))
+			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "", wday_names[d]);
+	for (size_t i = 0; i < q->ndates && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%04d-%02d-%02d", n ? ", " : "",
+				      q->dates[i].year, q->dates[i].month, q->dates[i].day);
+}
+
 void quiet_release(struct quiet *q)
 {
 	free(q->dates);
@@ -116,13 +169,16 @@ static int quiet_day(const struct quiet *q, const struct tz_local *l)
 	return 0;
 }
 
-static int in_window(const struct quiet *q, int min)
+/* in_window - the window holding minute min, or NULL */
+static const struct quiet_window *in_window(const struct quiet *q, int min)
 {
-	if (q->start == q->end)
-		return 0;
-	if (q->start < q->end)
-		return min >= q->start && min < q->end;
-	return min >= q->start || min < q->end;
+	for (size_t i = 0; i < q->nwin; i++) {
+		const struct quiet_window *w = &q->win[i];
+		if (w->start < w->end ? min >= w->start && min < w->end
+				      : min >= w->start || min < w->end)
+			return w;
+	}
+	return NULL;
 }
 
 /* local_at - the instant of local date l plus days_ahead days at minute min */
@@ -142,13 +198,14 @@ int quiet_allowed_at(const struct quiet *q, const char *zone, int64_t t, int64_t
 			return -1;
 		int min = l.hour * 60 + l.minute;
 		int64_t next;
+		const struct quiet_window *w;
 		if (quiet_day(q, &l)) {
 			if (local_at(zone, &l, 1, 0, &next) < 0)
 				return -1;
-		} else if (in_window(q, min)) {
+		} else if ((w = in_window(q, min))) {
 			/* to the window's end: today, or tomorrow when it wraps */
-			int ahead = q->start > q->end && min >= q->start ? 1 : 0;
-			if (local_at(zone, &l, ahead, q->end, &next) < 0)
+			int ahead = w->start > w->end && min >= w->start ? 1 : 0;
+			if (local_at(zone, &l, ahead, w->end, &next) < 0)
 				return -1;
 		} else {
 			*out = t;

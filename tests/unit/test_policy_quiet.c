@@ -69,7 +69,8 @@ static void test_cases(void **state)
 		struct quiet q;
 		struct err e = {{0}};
 		json_t *d = days_of(cases[i].days);
-		if (quiet_parse(cases[i].hours, d, &q, &e) != 0)
+		json_t *h = cases[i].hours ? json_string(cases[i].hours) : NULL;
+		if (quiet_parse(h, d, &q, &e) != 0)
 			fail_msg("case %zu: %s", i, e.msg);
 		int64_t out = 0;
 		assert_int_equal(quiet_allowed_at(&q, cases[i].zone, at(cases[i].t), &out), 0);
@@ -80,6 +81,7 @@ static void test_cases(void **state)
 				 cases[i].hours ? cases[i].hours : "-", cases[i].t, got, cases[i].want);
 		quiet_release(&q);
 		json_decref(d);
+		json_decref(h);
 	}
 }
 
@@ -88,11 +90,16 @@ static void test_bad(void **state)
 	static const struct {
 		const char *hours, *days, *msg;
 	} cases[] = {
-	    {"21:00", NULL, "bad quiet hours \"21:00\" (want HH:MM-HH:MM)"},
-	    {"25:00-09:00", NULL, "bad quiet hours \"25:00-09:00\" (want HH:MM-HH:MM)"},
-	    {"21:00-09:60", NULL, "bad quiet hours \"21:00-09:60\" (want HH:MM-HH:MM)"},
-	    {"9:00-21:00", NULL, "bad quiet hours \"9:00-21:00\" (want HH:MM-HH:MM)"},
-	    {"09:00-09:00", NULL, "quiet hours \"09:00-09:00\" are empty (start equals end)"},
+	    {"\"21:00\"", NULL, "bad quiet hours \"21:00\" (want HH:MM-HH:MM)"},
+	    {"\"25:00-09:00\"", NULL, "bad quiet hours \"25:00-09:00\" (want HH:MM-HH:MM)"},
+	    {"\"21:00-09:60\"", NULL, "bad quiet hours \"21:00-09:60\" (want HH:MM-HH:MM)"},
+	    {"\"9:00-21:00\"", NULL, "bad quiet hours \"9:00-21:00\" (want HH:MM-HH:MM)"},
+	    {"\"09:00-09:00\"", NULL, "quiet hours \"09:00-09:00\" are empty (start equals end)"},
+	    {"\"00:00-24:00\"", NULL, "quiet hours \"00:00-24:00\" are empty (start equals end)"},
+	    {"[\"21:00-09:00\", \"08:00-10:00\"]", NULL,
+	     "quiet hours \"08:00-10:00\" overlap an earlier window"},
+	    {"[\"12:00-14:00\", 5]", NULL, "quiet_hours[1] must be a string HH:MM-HH:MM"},
+	    {"21", NULL, "quiet_hours must be \"HH:MM-HH:MM\" or a list of them"},
 	    {NULL, "\"sat\"", "quiet_days must be a list of weekdays and YYYY-MM-DD dates"},
 	    {NULL, "[\"caturday\"]", "quiet_days[0]: \"caturday\" is neither a weekday nor YYYY-MM-DD"},
 	    {NULL, "[\"2026-13-01\"]", "quiet_days[0]: \"2026-13-01\" is neither a weekday nor YYYY-MM-DD"},
@@ -104,18 +111,31 @@ static void test_bad(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct quiet q;
 		struct err e = {{0}};
-		json_t *d = days_of(cases[i].days);
-		if (quiet_parse(cases[i].hours, d, &q, &e) != -1)
+		json_t *d = days_of(cases[i].days), *h = days_of(cases[i].hours);
+		if (quiet_parse(h, d, &q, &e) != -1)
 			fail_msg("case %zu: accepted", i);
 		assert_string_equal(e.msg, cases[i].msg);
 		json_decref(d);
+		json_decref(h);
 	}
 	struct quiet q;
 	struct err e = {{0}};
-	assert_int_equal(quiet_parse("21:00-09:00", NULL, &q, &e), 0);
+	json_t *h = json_string("21:00-09:00");
+	assert_int_equal(quiet_parse(h, NULL, &q, &e), 0);
 	int64_t out;
 	assert_int_equal(quiet_allowed_at(&q, "Mars/Olympus_Mons", 0, &out), -1);
+	char desc[128];
+	quiet_describe(&q, desc, sizeof(desc));
+	assert_string_equal(desc, "21:00-09:00");
 	quiet_release(&q);
+	json_decref(h);
+	json_t *h2 = days_of("[\"12:00-13:30\", \"22:00-06:00\"]"), *d2 = days_of("[\"weekends\", \"2026-10-01\"]");
+	assert_int_equal(quiet_parse(h2, d2, &q, &e), 0);
+	quiet_describe(&q, desc, sizeof(desc));
+	assert_string_equal(desc, "12:00-13:30, 22:00-06:00, sun, sat, 2026-10-01");
+	quiet_release(&q);
+	json_decref(h2);
+	json_decref(d2);
 }
 
 /* brute - the first minute-aligned instant >= t (or t itself) that the
@@ -131,9 +151,12 @@ static int allowed_now(const struct quiet *q, const char *zone, int64_t t)
 		    q->dates[i].day == l.day)
 			return 0;
 	int m = l.hour * 60 + l.minute;
-	if (q->start < q->end)
-		return !(m >= q->start && m < q->end);
-	return !(m >= q->start || m < q->end);
+	for (size_t i = 0; i < q->nwin; i++) {
+		int a = q->win[i].start, b = q->win[i].end;
+		if (a < b ? m >= a && m < b : m >= a || m < b)
+			return 0;
+	}
+	return 1;
 }
 
 static void test_property(void **state)
@@ -141,8 +164,9 @@ static void test_property(void **state)
 	static const char *const zones[] = {"Asia/Shanghai", "America/New_York", "Europe/Berlin",
 					    "Pacific/Auckland", "Asia/Kathmandu",
 					    "Australia/Lord_Howe"};
-	static const char *const windows[] = {"21:00-09:00", "12:00-14:00", "01:00-02:30",
-					      "00:00-06:00", "22:30-00:15"};
+	static const char *const windows[] = {"\"21:00-09:00\"", "\"12:00-14:00\"",
+					      "\"01:00-02:30\"", "\"00:00-06:00\"",
+					      "[\"12:00-13:00\", \"22:30-00:15\"]"};
 	static const char *const dayss[] = {NULL, "[\"weekends\"]", "[\"2026-03-08\", \"wed\"]"};
 	(void)state;
 	unsigned seed = 12345;
@@ -159,8 +183,8 @@ static void test_property(void **state)
 			    (int64_t)((seed >> 3) % 720) * 60;
 		struct quiet q;
 		struct err e = {{0}};
-		json_t *d = days_of(days);
-		assert_int_equal(quiet_parse(win, d, &q, &e), 0);
+		json_t *d = days_of(days), *h = days_of(win);
+		assert_int_equal(quiet_parse(h, d, &q, &e), 0);
 		int64_t want = t;
 		while (!allowed_now(&q, zone, want))
 			want += 60;
@@ -176,6 +200,7 @@ static void test_property(void **state)
 		}
 		quiet_release(&q);
 		json_decref(d);
+		json_decref(h);
 	}
 }
 
