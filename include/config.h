@@ -65,6 +65,8 @@ struct campaign_conf {
 	char *goal_event;          /* goal: {event: E, within: 30d}, or NULL */
 	int64_t goal_within;       /* seconds; 30d when the goal omits within */
 	double holdout;            /* 0..0.5 */
+	int max_per_contact;       /* enrollments of one contact, ever; 0 = no limit */
+	int64_t reentry;           /* seconds before a contact may enroll again; 0 = any time */
 	struct step_conf *steps;
 	size_t nsteps;
 	int line;

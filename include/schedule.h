@@ -21,6 +21,7 @@ struct sched_stats {
 	int holdout;    /* of which in the holdout */
 	int scheduled;  /* new sends */
 	int cancelled;  /* pending sends cancelled by an `unless` event */
+	int limited;    /* enrollments refused by max_per_contact or reentry */
 };
 
 /* schedule_events - process up to limit pending events: trigger campaigns,

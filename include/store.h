@@ -13,7 +13,7 @@
 #include "contact.h"
 #include "err.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
@@ -116,6 +116,27 @@ void strv_free(char **v, size_t n);
 int store_enroll(struct store *s, const char *campaign, const char *contact,
 		 const char *trigger_ref, int64_t trigger_at, int64_t event_id, int holdout,
 		 const char *variant, int64_t now, int64_t *id, int *created, struct err *e);
+
+/* store_cap_nth - for frequency caps: the (nth+1)-th most recent time
+ * contact was sent a message of this scope (-1 any, else the priority)
+ * after since, counting sends in flight that passed the policies (as at
+ * now), self excluded. 0 found (*t), 1 fewer than nth+1 such sends. */
+int store_cap_nth(struct store *s, const char *contact, int scope, int64_t since, int64_t self,
+		  int64_t now, int nth, int64_t *t, struct err *e);
+/* store_send_passed - mark a claimed send as past every policy (so other
+ * workers' caps count it while it is in flight); a claim clears it */
+int store_send_passed(struct store *s, int64_t id, int64_t now, struct err *e);
+/* store_rate_take - take one token from the bucket key (refilled at
+ * per_sec up to burst, on the given clock in ms): *wait_ms 0 when taken,
+ * else how long until one is there. Shared by every worker on the store;
+ * call inside a write transaction. */
+int store_rate_take(struct store *s, const char *key, double per_sec, double burst, int64_t now_ms,
+		    int64_t *wait_ms, struct err *e);
+
+/* store_enrollment_history - how often contact entered campaign, and the
+ * latest trigger time (TIME_NEVER when never): max_per_contact, reentry */
+int store_enrollment_history(struct store *s, const char *campaign, const char *contact,
+			     int64_t *count, int64_t *last_trigger_at, struct err *e);
 
 struct send_new {
 	int64_t enrollment_id;

@@ -19,5 +19,7 @@ int duration_parse(const char *s, int64_t *out);
 void duration_format(int64_t secs, char *out, size_t n);
 /* time_now - the wall clock; only the outermost layer calls it */
 int64_t time_now(void);
+/* time_now_ms - the wall clock in milliseconds (rate limits) */
+int64_t time_now_ms(void);
 
 #endif

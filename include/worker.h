@@ -21,6 +21,7 @@ struct worker_opts {
 
 struct worker_totals {
 	int64_t claimed, sent, deferred, failed, suppressed, expired, cancelled;
+	int64_t held; /* deferred by a policy (quiet hours, caps, rates): not an attempt */
 };
 
 /* worker_run - returns 0 on a clean finish, -1 with e set on a store or

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "expr.h"
+#include "policy.h"
 #include "render.h"
 #include "sms.h"
 #include "transport.h"
@@ -265,6 +266,7 @@ int cmd_check(struct cli *c)
 		diag_warn(&d, cfg->path, 0,
 			  "no contacts in the store yet: template variables are not checked "
 			  "against attributes");
+	policy_free(policy_create(cfg, &d));
 	/* every transport's options, as the worker would create it, minus the
 	 * secrets (check runs where they may not be set) */
 	for (size_t i = 0; i < cfg->ntransports; i++) {

@@ -56,10 +56,10 @@ int cmd_run(struct cli *c)
 		fprintf(stderr, "outreach: run: %s\n", e.msg);
 	else
 		log_info("done: %lld sent, %lld deferred, %lld failed, %lld suppressed, %lld expired, "
-			 "%lld cancelled%s",
+			 "%lld cancelled, %lld held by policies%s",
 			 (long long)t.sent, (long long)t.deferred, (long long)t.failed,
 			 (long long)t.suppressed, (long long)t.expired, (long long)t.cancelled,
-			 stop_flag ? " (stopped by signal)" : "");
+			 (long long)t.held, stop_flag ? " (stopped by signal)" : "");
 	store_close(s);
 	config_free(cfg);
 	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;

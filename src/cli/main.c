@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "policy.h"
 #include "timeutil.h"
 
 static const struct {
@@ -76,6 +77,8 @@ struct config *cli_config(const struct cli *c)
 	struct diag d;
 	diag_init(&d);
 	struct config *cfg = config_load(c->config_path, &d);
+	if (cfg && !d.errors)
+		policy_free(policy_create(cfg, &d)); /* refuse bad policies at once */
 	diag_print(&d);
 	if (!cfg || d.errors) {
 		diag_release(&d);

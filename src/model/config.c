@@ -69,7 +69,10 @@ static const char *const top_keys[] = {"store",	   "templates",	 "timezone", "tr
 				       "policies", "transports", "segments", "campaigns",
 				       "encrypt",  "log_pii",	 NULL};
 static const char *const tracking_keys[] = {"base_url", "secret_env", NULL};
-static const char *const campaign_keys[] = {"class", "trigger", "goal", "holdout", "steps", NULL};
+static const char *const campaign_keys[] = {"class",	   "trigger",	 "goal",
+					    "holdout",	   "steps",	 "max_per_contact",
+					    "reentry",	   "quiet_hours", "quiet_days",
+					    NULL};
 static const char *const trigger_keys[] = {"event", "segment", "every", "where", NULL};
 static const char *const goal_keys[] = {"event", "within", NULL};
 static const char *const step_keys[] = {"after",  "channels", "template", "variants",
@@ -1148,6 +1151,18 @@ static void load_campaign(struct loader *ld, const char *name, json_t *o, struct
 	load_trigger(ld, cc, ctx, o, p);
 	load_goal(ld, cc, ctx, o, p);
 	load_holdout(ld, cc, ctx, o, p);
+	json_t *mpc = json_object_get(o, "max_per_contact");
+	if (mpc && !json_is_null(mpc)) {
+		if (!json_is_integer(mpc) || json_integer_value(mpc) < 1 ||
+		    json_integer_value(mpc) > 1000000)
+			problem(ld, 0, key_line(ld, p, "max_per_contact"), ctx,
+				"max_per_contact must be a whole number of at least 1, not %s",
+				qv(ld, p, "max_per_contact", mpc));
+		else
+			cc->max_per_contact = (int)json_integer_value(mpc);
+	}
+	if (get_duration(ld, ctx, o, p, "reentry", &cc->reentry) > 0 && cc->reentry <= 0)
+		problem(ld, 0, key_line(ld, p, "reentry"), ctx, "reentry must be longer than 0");
 
 	json_t *steps = json_object_get(o, "steps"), *st;
 	size_t mark = p->len, i;

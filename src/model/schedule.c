@@ -55,6 +55,16 @@ static int enroll(struct store *s, const struct campaign_conf *cc, const char *c
 {
 	int holdout = schedule_in_holdout(cc, contact), created;
 	int64_t eid;
+	if (cc->max_per_contact || cc->reentry) {
+		int64_t count, last;
+		if (store_enrollment_history(s, cc->name, contact, &count, &last, e) < 0)
+			return -1;
+		if ((cc->max_per_contact && count >= cc->max_per_contact) ||
+		    (cc->reentry && last != TIME_NEVER && trigger_at < last + cc->reentry)) {
+			st->limited++;
+			return 0;
+		}
+	}
 	const char *variant = NULL;
 	for (size_t i = 0; i < cc->nsteps && !variant; i++)
 		if (cc->steps[i].nvariants)

@@ -818,6 +818,105 @@ int store_enroll(struct store *s, const char *campaign, const char *contact,
 	return rc < 0 ? -1 : 0;
 }
 
+int store_cap_nth(struct store *s, const char *contact, int scope, int64_t since, int64_t self,
+		  int64_t now, int nth, int64_t *t, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT t FROM ("
+		"SELECT sent_at AS t FROM sends WHERE contact_id = ? AND sent_at IS NOT NULL "
+		"AND sent_at > ? AND (? < 0 OR priority = ?) "
+		"UNION ALL "
+		"SELECT ? AS t FROM sends WHERE contact_id = ? AND state = 'sending' "
+		"AND passed_at IS NOT NULL AND id <> ? AND (? < 0 OR priority = ?)"
+		") AS counted ORDER BY t DESC LIMIT 1 OFFSET ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, contact);
+	bint(s, st, 2, since);
+	bint(s, st, 3, scope);
+	bint(s, st, 4, scope);
+	bint(s, st, 5, now);
+	btxt(s, st, 6, contact);
+	bint(s, st, 7, self);
+	bint(s, st, 8, scope);
+	bint(s, st, 9, scope);
+	bint(s, st, 10, nth);
+	int rc = step(s, st, e);
+	if (rc == 1)
+		*t = cint(s, st, 0);
+	done(s, st);
+	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+}
+
+int store_send_passed(struct store *s, int64_t id, int64_t now, struct err *e)
+{
+	struct store_stmt *st = prep(s, "UPDATE sends SET passed_at = ? WHERE id = ?", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, now);
+	bint(s, st, 2, id);
+	int rc = step(s, st, e);
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_rate_take(struct store *s, const char *key, double per_sec, double burst, int64_t now_ms,
+		    int64_t *wait_ms, struct err *e)
+{
+	double tokens = burst;
+	int64_t at = now_ms;
+	struct store_stmt *st = prep(s, "SELECT tokens, at_ms FROM rate_buckets WHERE key = ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, key);
+	int rc = step(s, st, e);
+	if (rc == 1) {
+		tokens = OPS->col_double(st, 0);
+		at = cint(s, st, 1);
+	}
+	done(s, st);
+	if (rc < 0)
+		return -1;
+	/* refill for the time passed (a clock that went back refills nothing) */
+	if (now_ms > at)
+		tokens += (double)(now_ms - at) / 1000.0 * per_sec;
+	if (tokens > burst)
+		tokens = burst;
+	*wait_ms = 0;
+	if (tokens >= 1.0)
+		tokens -= 1.0;
+	else
+		*wait_ms = (int64_t)((1.0 - tokens) / per_sec * 1000.0) + 1;
+	st = prep(s,
+		"INSERT INTO rate_buckets (key, tokens, at_ms) VALUES (?, ?, ?) "
+		"ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, at_ms = excluded.at_ms", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, key);
+	OPS->bind_double(st, 2, tokens);
+	bint(s, st, 3, now_ms > at ? now_ms : at);
+	rc = step(s, st, e);
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_enrollment_history(struct store *s, const char *campaign, const char *contact,
+			     int64_t *count, int64_t *last_trigger_at, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT COUNT(*), MAX(trigger_at) FROM enrollments WHERE campaign = ? AND contact_id = ?",
+		e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, campaign);
+	btxt(s, st, 2, contact);
+	int rc = step(s, st, e);
+	*count = rc == 1 ? cint(s, st, 0) : 0;
+	*last_trigger_at = rc == 1 && !cnull(s, st, 1) ? cint(s, st, 1) : TIME_NEVER;
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
 static int send_log(struct store *s, int64_t id, int64_t now, const char *state,
 		    const char *reason, struct err *e)
 {
@@ -1014,7 +1113,7 @@ int store_claim(struct store *s, const char *owner, int64_t now, int64_t lease, 
 	}
 	for (size_t i = 0; i < nids; i++) {
 		st = prep(s,
-			"UPDATE sends SET state = 'sending', owner = ?, lease_until = ?, updated_at = ? "
+			"UPDATE sends SET state = 'sending', owner = ?, lease_until = ?, updated_at = ?, passed_at = NULL "
 			"WHERE id = ? AND (state IN ('scheduled', 'deferred') OR "
 			"(state = 'sending' AND lease_until <= ?))", e);
 		if (!st)

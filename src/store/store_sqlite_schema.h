@@ -64,6 +64,12 @@ static const char *const sqlite_migrations[] = {
 	"  started_at INTEGER NOT NULL, seen_at INTEGER NOT NULL, stopped INTEGER NOT NULL DEFAULT 0);\n",
 	/* version 2: the SMS segments a send took */
 	"ALTER TABLE sends ADD COLUMN segments INTEGER;\n",
+	/* version 3: policies: caps count sends in flight that passed them,
+	 * rate limits keep token buckets every worker shares */
+	"ALTER TABLE sends ADD COLUMN passed_at INTEGER;\n"
+	"CREATE INDEX sends_contact_sent ON sends(contact_id, sent_at) WHERE sent_at IS NOT NULL;\n"
+	"CREATE TABLE rate_buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL,\n"
+	"  at_ms INTEGER NOT NULL);\n",
 	NULL,
 };
 

@@ -13,6 +13,7 @@
  */
 #include "worker.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include "buf.h"
 #include "hash.h"
 #include "log.h"
+#include "policy.h"
 #include "render.h"
 #include "sms.h"
 #include "schedule.h"
@@ -45,6 +47,10 @@ struct worker {
 	int *max_attempts;          /* by transport index */
 	struct transport_done *done; /* where delivered jobs come back */
 	int inflight;               /* jobs submitted and not yet back */
+	struct policy *pol;
+	int pol_caps;               /* any caps: mark sends that pass */
+	struct job *ready;          /* past every policy, submitted after the commit */
+	struct job **ready_tail;
 	int window;                 /* the most sends in flight at once */
 };
 
@@ -155,6 +161,8 @@ struct job {
 	struct buf reasons; /* why earlier channels were passed over */
 	int attempted;
 	size_t chan;        /* the channel in flight */
+	int tk;             /* its transport's index */
+	struct job *next_ready;
 	const struct transport_conf *tc;
 	struct rendered m;
 	int have_m;
@@ -222,6 +230,139 @@ static int transport_index(const struct worker *w, const struct transport_conf *
 	return -1;
 }
 
+enum { HOLD_QUIET = 1, HOLD_CAP = 2, HOLD_RATE = 3 };
+
+/* policies - may this send go through transport k at now? 0 yes (and it
+ * is marked and its rate tokens taken), else the HOLD_ kind with the
+ * instant it may go and why. Runs inside the pass's write transaction, so
+ * check and mark are one step for every worker on the store. */
+static int policies(struct worker *w, struct job *j, const struct transport_conf *tc, int k,
+		    int64_t now, int64_t *until, char *why, size_t n, struct err *e)
+{
+	char ts[32];
+	const char *level;
+	size_t ci = (size_t)(j->cc - w->cfg->campaigns);
+	const struct quiet *q = policy_quiet_for(w->pol, ci, (size_t)k, &level);
+	if (q) {
+		const char *zone = j->c.timezone && *j->c.timezone ? j->c.timezone : w->cfg->timezone;
+		if (quiet_allowed_at(q, zone, now, until) < 0) {
+			*until = now;
+			log_warn("send %lld: quiet hours cannot be evaluated in zone %s; sending",
+				 (long long)j->row.id, zone);
+		} else if (*until > now) {
+			char desc[160];
+			quiet_describe(q, desc, sizeof(desc));
+			time_format(*until, ts, sizeof(ts));
+			snprintf(why, n, "quiet hours (%s, %s) in %s until %s", desc, level, zone, ts);
+			return HOLD_QUIET;
+		}
+	}
+	const struct cap_rule *caps[4];
+	size_t nc = policy_caps(w->pol, j->row.priority, caps, 4);
+	for (size_t i = 0; i < nc; i++) {
+		const struct cap_rule *c = caps[i];
+		int64_t t, allow = now;
+		char d1[16], d2[16];
+		int rc;
+		if (c->max) {
+			rc = store_cap_nth(w->s, j->row.contact, c->scope, now - c->per, j->row.id, now,
+					   (int)c->max - 1, &t, e);
+			if (rc < 0)
+				return -1;
+			if (rc == 0 && t + c->per > allow)
+				allow = t + c->per;
+		}
+		if (c->min_gap) {
+			rc = store_cap_nth(w->s, j->row.contact, c->scope, now - c->min_gap, j->row.id,
+					   now, 0, &t, e);
+			if (rc < 0)
+				return -1;
+			if (rc == 0 && t + c->min_gap > allow)
+				allow = t + c->min_gap;
+		}
+		if (allow > now) {
+			*until = allow;
+			time_format(allow, ts, sizeof(ts));
+			duration_format(c->per, d1, sizeof(d1));
+			duration_format(c->min_gap, d2, sizeof(d2));
+			if (c->max && c->min_gap)
+				snprintf(why, n, "capped by %s (max %lld per %s, min_gap %s) until %s",
+					 c->name, (long long)c->max, d1, d2, ts);
+			else if (c->max)
+				snprintf(why, n, "capped by %s (max %lld per %s) until %s", c->name,
+					 (long long)c->max, d1, ts);
+			else
+				snprintf(why, n, "capped by %s (min_gap %s) until %s", c->name, d2, ts);
+			return HOLD_CAP;
+		}
+	}
+	int64_t now_ms = w->o->now ? now * 1000 : time_now_ms(), wait = 0;
+	char key[400];
+	const struct rate_rule *r;
+	const char *at = j->addr && tc->channel == CHANNEL_EMAIL ? strrchr(j->addr, '@') : NULL;
+	if (at && (r = policy_domain_rate(w->pol, (size_t)k, at + 1))) {
+		snprintf(key, sizeof(key), "domain:%s:%s", tc->name, at + 1);
+		for (char *p = key; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (store_rate_take(w->s, key, r->per_sec, r->burst, now_ms, &wait, e) < 0)
+			return -1;
+		if (wait) {
+			*until = now + (wait + 999) / 1000;
+			snprintf(why, n, "rate limited: %s to %s at %s", tc->name, at + 1, r->text);
+			return HOLD_RATE;
+		}
+	}
+	if ((r = policy_rate(w->pol, (size_t)k))) {
+		snprintf(key, sizeof(key), "transport:%s", tc->name);
+		if (store_rate_take(w->s, key, r->per_sec, r->burst, now_ms, &wait, e) < 0)
+			return -1;
+		if (wait) {
+			*until = now + (wait + 999) / 1000;
+			snprintf(why, n, "rate limited: %s at %s", tc->name, r->text);
+			return HOLD_RATE;
+		}
+	}
+	if (w->pol_caps && store_send_passed(w->s, j->row.id, now, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* hold - a policy holds the send until `until`: deferred (not an attempt),
+ * or, when that is past its expiry, expired (quiet hours) or suppressed
+ * (caps, rates) */
+static int hold(struct worker *w, struct job *j, int kind, int64_t until, const char *pwhy,
+		int64_t now, struct err *e)
+{
+	char why[768];
+	struct send_update u = {0};
+	if (j->row.expire_at != TIME_NEVER && until >= j->row.expire_at) {
+		char ts[32];
+		time_format(j->row.expire_at, ts, sizeof(ts));
+		snprintf(why, sizeof(why), "%s, past its expiry at %s", pwhy, ts);
+		u.state = kind == HOLD_QUIET ? "expired" : "suppressed";
+		u.reason = why;
+		return job_finish(w, j, &u, now,
+				  kind == HOLD_QUIET ? &w->t->expired : &w->t->suppressed, e);
+	}
+	u.state = "deferred";
+	u.due_at = until;
+	u.reason = pwhy;
+	return job_finish(w, j, &u, now, &w->t->held, e);
+}
+
+/* flush - submit what passed the policies, once their marks are committed */
+static void flush(struct worker *w)
+{
+	struct job *j = w->ready;
+	w->ready = NULL;
+	w->ready_tail = &w->ready;
+	while (j) {
+		struct job *next = j->next_ready;
+		transport_submit(w->tr[j->tk], &j->tj, w->done);
+		j = next;
+	}
+}
+
 /* advance - try the step's channels from j->chan on: the first one the
  * contact can be reached on is rendered and submitted (1: in flight);
  * when none is left the send is recorded failed or suppressed (0). */
@@ -261,6 +402,15 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 				   cc->cls == CLASS_MARKETING ? "marketing" : "all", ch);
 			job_flight_release(j);
 			continue;
+		}
+		int64_t until;
+		char pwhy[512];
+		int kind = policies(w, j, tc, k, now, &until, pwhy, sizeof(pwhy), e);
+		if (kind < 0)
+			return -1;
+		if (kind > 0) {
+			job_flight_release(j);
+			return hold(w, j, kind, until, pwhy, now, e);
 		}
 		if (!j->ctx)
 			j->ctx = render_context(&j->c, j->have_ev ? &j->ev : NULL, j->ordered, j->nord,
@@ -316,8 +466,11 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 		    .nheaders = j->m.nheaders,
 		};
 		j->tj = (struct transport_job){.m = &j->msg, .now = now, .cookie = j};
+		j->tk = k;
+		j->next_ready = NULL;
+		*w->ready_tail = j;
+		w->ready_tail = &j->next_ready;
 		w->inflight++;
-		transport_submit(w->tr[k], &j->tj, w->done);
 		return 1;
 	}
 	snprintf(why, sizeof(why), "%s%s", j->attempted ? "" : "no reachable channel: ",
@@ -466,6 +619,31 @@ fail:
 	return -1;
 }
 
+/* settle - end the pass's or the collection's transaction: commit and
+ * submit what passed the policies, or roll back and give back its claims */
+static int settle(struct worker *w, int rc, struct err *e)
+{
+	if (rc == 0 && store_commit(w->s, e) < 0)
+		rc = -1;
+	if (rc == 0) {
+		flush(w);
+		return 0;
+	}
+	store_rollback(w->s);
+	struct err ignore;
+	struct job *j = w->ready;
+	w->ready = NULL;
+	w->ready_tail = &w->ready;
+	while (j) {
+		struct job *next = j->next_ready;
+		store_send_release(w->s, j->row.id, w->owner, &ignore);
+		w->inflight--;
+		job_free(j);
+		j = next;
+	}
+	return -1;
+}
+
 /* collect - record the jobs that came back, waiting up to timeout_ms */
 static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
 {
@@ -491,11 +669,7 @@ static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
 		}
 		list = next;
 	}
-	if (rc == 0 && store_commit(w->s, e) < 0)
-		rc = -1;
-	else if (rc < 0)
-		store_rollback(w->s);
-	return rc;
+	return settle(w, rc, e);
 }
 
 /* drain - give back what no thread started, wait for what is in flight */
@@ -526,12 +700,14 @@ static void log_pass(const struct sched_stats *st, const struct worker_totals *b
 	if (!claimed && !st->events && !st->evaluated)
 		return;
 	log_info("batch: %zu claimed, %lld sent, %lld deferred, %lld failed, %lld suppressed, "
-		 "%lld expired, %lld cancelled; %d events, %d contacts evaluated, %d sends scheduled",
+		 "%lld expired, %lld cancelled, %lld held; %d events, %d contacts evaluated, "
+		 "%d sends scheduled",
 		 claimed, (long long)(t->sent - before->sent),
 		 (long long)(t->deferred - before->deferred), (long long)(t->failed - before->failed),
 		 (long long)(t->suppressed - before->suppressed),
 		 (long long)(t->expired - before->expired),
-		 (long long)(t->cancelled - before->cancelled), st->events, st->evaluated,
+		 (long long)(t->cancelled - before->cancelled), (long long)(t->held - before->held),
+		 st->events, st->evaluated,
 		 st->scheduled);
 }
 
@@ -569,8 +745,16 @@ static int pass(struct worker *w, int64_t now, int *busy, struct err *e)
 		if (store_claim(w->s, w->owner, now, w->o->lease, room, &rows, &n, e) < 0)
 			return -1;
 		w->t->claimed += (int64_t)n;
+		/* one write transaction for the batch: policy checks and their
+		 * marks are atomic for every worker, and one commit serves all */
+		if (n && store_begin(w->s, e) < 0)
+			rc = -1;
 		for (i = 0; i < n && rc == 0 && !stopping(w); i++)
 			rc = start(w, &rows[i], w->o->now ? now : clock_now(w), e);
+		if (n && rc == 0)
+			rc = settle(w, rc, e);
+		else if (n)
+			settle(w, rc, &(struct err){{0}});
 		/* give back what SIGTERM or an error left unstarted */
 		struct err ignore;
 		for (; i < n; i++)
@@ -601,6 +785,20 @@ int worker_run(struct store *s, const struct config *cfg, const struct worker_op
 		log_warn("%s is not set: tracking and unsubscribe links are signed with an empty key",
 			 cfg->tracking_secret_env);
 		w.secret = "";
+	}
+	w.ready_tail = &w.ready;
+	struct diag pd;
+	diag_init(&pd);
+	w.pol = policy_create(cfg, &pd);
+	if (!w.pol) {
+		err_set(e, "%s", pd.n ? pd.msgs[0] : "bad policies");
+		diag_release(&pd);
+		return -1;
+	}
+	diag_release(&pd);
+	{
+		const struct cap_rule *cr[4];
+		w.pol_caps = policy_caps(w.pol, 0, cr, 4) + policy_caps(w.pol, 1, cr, 4) > 0;
 	}
 	w.tr = xcalloc(cfg->ntransports + 1, sizeof(*w.tr));
 	w.max_attempts = xcalloc(cfg->ntransports + 1, sizeof(*w.max_attempts));
@@ -652,6 +850,7 @@ out:
 	for (size_t i = 0; i < cfg->ntransports; i++)
 		transport_free(w.tr[i]);
 	transport_done_free(w.done);
+	policy_free(w.pol);
 	free(w.tr);
 	free(w.max_attempts);
 	renderer_free(w.r);
