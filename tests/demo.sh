@@ -19,6 +19,12 @@ first_eml=$(ls var/outbox/*.eml | head -n 1)
 say "sed -n 1,12p $first_eml";                       sed -n 1,12p "$first_eml"
 for f in var/outbox/*.json; do say "cat $f"; cat "$f"; done
 say outreach report;                                 $O report
+held=$(sqlite3 var/outreach.db "SELECT id FROM sends WHERE reason LIKE 'quiet hours%' ORDER BY id LIMIT 1")
+if [ -n "$held" ]; then say "outreach why $held   # held by quiet hours in the contact's own zone"; $O why "$held"; fi
+for t in 2026-03-01T14:00:00Z 2026-03-01T20:00:00Z 2026-03-02T01:00:00Z; do
+	say "outreach run --once --now $t   # 09:00 in New York, Auckland, Shanghai: what was held goes out"
+	$O run --once --now $t
+done
 say 'outreach event add --contact c3 --type replied --at 2026-03-03T10:00:00+08:00'
 $O event add --contact c3 --type replied --at 2026-03-03T10:00:00+08:00 --data '{"text":"谢谢，已经解决了"}'
 say 'outreach run --once --now 2026-03-08T12:00:00Z   # a week later: follow-ups and surveys'
