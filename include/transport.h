@@ -42,6 +42,9 @@ struct delivery {
 
 struct transport_ops {
 	const char *kind; /* "outbox", "smtp", ... */
+	/* keys - MUST: the options this kind reads, NULL-terminated; with the
+	 * ones every kind shares, any other key is refused by name and line */
+	const char *const *keys;
 	/* create - MUST: validate conf and allocate state. Errors name the
 	 * option's config line: use transport_conf_err. MUST NOT connect
 	 * anywhere. With TRANSPORT_CHECK set, *state MAY be left NULL. */

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "log.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -115,6 +116,40 @@ static const struct transport_ops transport_simulated = {
     .free = sim_free,
 };
 
+/* the options every kind shares: the config's own and the policies' */
+static const char *const common_keys[] = {"kind", "channel", "to", "max_attempts", "rate", "burst",
+					  "domain_rate", "quiet_hours", "quiet_days", NULL};
+
+static int in_keys(const char *const *keys, const char *k)
+{
+	for (size_t i = 0; keys && keys[i]; i++)
+		if (strcmp(keys[i], k) == 0)
+			return 1;
+	return 0;
+}
+
+/* check_keys - refuse an option neither the kind nor the worker reads (a
+ * typo would otherwise be ignored in silence) */
+static int check_keys(const struct config *cfg, const struct transport_conf *conf,
+		      const struct transport_ops *ops, struct err *e)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(conf->opts, k, v) {
+		(void)v;
+		if (in_keys(common_keys, k) || in_keys(ops->keys, k))
+			continue;
+		struct buf b = BUF_INIT;
+		for (size_t i = 0; ops->keys && ops->keys[i]; i++)
+			buf_printf(&b, "%s%s", i ? ", " : "", ops->keys[i]);
+		transport_conf_err(cfg, conf, k, e, "unknown option \"%.60s\" for kind %s (it takes %s)",
+				   k, ops->kind, buf_cstr(&b));
+		buf_release(&b);
+		return -1;
+	}
+	return 0;
+}
+
 struct transport *transport_create(const struct config *cfg, const struct transport_conf *conf,
 				   int flags, struct err *e)
 {
@@ -126,6 +161,8 @@ struct transport *transport_create(const struct config *cfg, const struct transp
 				   conf->kind ? conf->kind : "");
 		return NULL;
 	}
+	if (!(flags & TRANSPORT_SIMULATE) && check_keys(cfg, conf, ops, e) < 0)
+		return NULL;
 	void *state = NULL;
 	if (ops->create(cfg, conf, flags, &state, e) < 0)
 		return NULL;

@@ -707,8 +707,11 @@ static int http_deliver(void *state, const struct message *const *m, size_t n, i
 	return 0;
 }
 
+static const char *const http_keys[] = {"url", "method", "headers", "body", "id_pointer", "ok_pointer", "ok_value", "concurrency", "timeout", "connect_timeout", "ca_file", "max_segments", NULL};
+
 const struct transport_ops transport_http = {
     .kind = "http",
+    .keys = http_keys,
     .create = http_create,
     .deliver = http_deliver,
     .threads = http_threads,

@@ -253,8 +253,11 @@ static int outbox_threads(void *state)
 	return 0;
 }
 
+static const char *const outbox_keys[] = {"dir", "from", "max_segments", NULL};
+
 const struct transport_ops transport_outbox = {
     .kind = "outbox",
+    .keys = outbox_keys,
     .create = outbox_create,
     .deliver = outbox_deliver,
     .threads = outbox_threads,

@@ -1496,8 +1496,11 @@ fail:
 	return -1;
 }
 
+static const char *const smtp_keys[] = {"host", "port", "tls", "username_env", "password_env", "from", "return_path", "ca_file", "helo", "concurrency", "per_session", "timeout", "dkim", NULL};
+
 const struct transport_ops transport_smtp = {
     .kind = "smtp",
+    .keys = smtp_keys,
     .create = smtp_create,
     .deliver = smtp_deliver,
     .threads = smtp_threads,

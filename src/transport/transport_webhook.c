@@ -1241,8 +1241,11 @@ static size_t webhook_batch(void *state)
 	return w ? (size_t)w->concurrency * 4 : 4;
 }
 
+static const char *const webhook_keys[] = {"flavor", "url", "token_env", "secret_env", "format", "title", "chat_id", "concurrency", "timeout", "ca_file", NULL};
+
 const struct transport_ops transport_webhook = {
     .kind = "webhook",
+    .keys = webhook_keys,
     .create = webhook_create,
     .deliver = webhook_deliver,
     .threads = webhook_threads,

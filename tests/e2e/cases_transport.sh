@@ -59,6 +59,10 @@ EOF
 	[ ! -e "$T/outbox" ] || fail "check created the outbox directory"
 	sed -i 's/max_segments: 1/max_segments: 2/; s/dir: 42/dir: out2/' "$T/o.yaml"
 	ok_o check
+	# a misspelt option is refused by name, not ignored
+	sed -i 's/    dir: out2/    dir: out2\n    concurency: 4/' "$T/o.yaml"
+	expect_rc 2 check
+	err_has 'o.yaml:13: transport "email": unknown option "concurency" for kind outbox (it takes dir, from, max_segments)' "typo"
 }
 
 ALL="$ALL c_send_test c_check_transports"
