@@ -443,21 +443,24 @@ int cmd_plan(struct cli *c)
 		return EXIT_RUNTIME;
 	}
 	struct store *s = cli_store(cfg, 1);
-	const char *tmp = getenv("TMPDIR");
-	char *dir = xasprintf("%s/outreach-plan.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir)) {
-		fprintf(stderr, "outreach: plan: cannot create a temporary folder in %s: %s\n",
-			tmp && *tmp ? tmp : "/tmp", strerror(errno));
-		free(dir);
-		store_close(s);
-		config_free(cfg);
-		return EXIT_RUNTIME;
-	}
+	/* from here on a signal stops the simulation and lets the folder go */
 	struct sigaction sa, old_int, old_term;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	const char *tmp = getenv("TMPDIR");
+	char *dir = xasprintf("%s/outreach-plan.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		fprintf(stderr, "outreach: plan: cannot create a temporary folder in %s: %s\n",
+			tmp && *tmp ? tmp : "/tmp", strerror(errno));
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		free(dir);
+		store_close(s);
+		config_free(cfg);
+		return EXIT_RUNTIME;
+	}
 
 	char *copy = xasprintf("%s/plan.db", dir);
 	struct err e = {{0}};

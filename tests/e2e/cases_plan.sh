@@ -146,4 +146,32 @@ c_plan_bad() {
 	[ "$(wc -l <"$T/err")" = 1 ] || fail "plan on postgresql: not one line: $(cat "$T/err")"
 }
 
-ALL="$ALL c_plan_basic c_plan_table c_plan_bad"
+# a contact that enters a segment by time alone, with no new event: plan
+# finds the day (the segment re-evaluation the store holds)
+c_plan_segment() {
+	cfg <<'EOF'
+segments:
+  churn_risk: days_since(last(purchase)) > 60
+campaigns:
+  winback:
+    class: marketing
+    trigger: {segment: churn_risk}
+    steps:
+      - {after: 0h, channels: [email], template: winback}
+EOF
+	ok_o init
+	ok_o contacts import "$DATA/flow_contacts.csv"
+	# 50 days before NOW: 61 days after is 2026-03-12T10:00Z, 18:00 local
+	ok_o event add --contact c3 --type purchase --at 2026-01-10T10:00:00Z --data '{"amount":100}'
+	ok_o plan --now "$NOW" --days 20 --format json
+	cp "$T/out" "$T/plan.json"
+	plan_check "$T/plan.json" '
+assert [(d["date"], d["campaign"], d["sent"]) for d in p["days"]] == [("2026-03-12", "winback", 1)], p["days"]
+assert [x["contact"] for x in p["top_contacts"]] == ["c3"], p["top_contacts"]'
+	ok_o plan --now "$NOW" --days 10 --format json
+	cp "$T/out" "$T/plan10.json"
+	plan_check "$T/plan10.json" 'assert p["days"] == [] and p["totals"]["sent"] == 0, p'
+	[ "$(nout)" = 0 ] || fail "plan wrote $(nout) messages to the outbox"
+}
+
+ALL="$ALL c_plan_basic c_plan_table c_plan_bad c_plan_segment"
