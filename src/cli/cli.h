@@ -38,5 +38,7 @@ int cmd_report(struct cli *c);
 int cmd_why(struct cli *c);
 int cmd_segments(struct cli *c);
 int cmd_send_test(struct cli *c);
+int cmd_plan(struct cli *c);
+int cmd_suppress(struct cli *c);
 
 #endif

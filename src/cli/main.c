@@ -21,6 +21,8 @@ static const struct {
 	{"event", cmd_event, "event add --contact ID --type T [--at TIME] [--data JSON]"},
 	{"run", cmd_run, "run [--once] [--now TIME]  the dispatcher"},
 	{"preview", cmd_preview, "preview --contact ID --campaign C [--step N] [--channel T]"},
+	{"plan", cmd_plan, "plan [--now TIME] [--days N] [--format table|json]  simulate, send nothing"},
+	{"suppress", cmd_suppress, "suppress ADDRESS... [--reason R] | --import FILE | --list | --remove ADDRESS..."},
 	{"report", cmd_report, "report [--campaign C] [--since TIME] [--format table|json|csv]"},
 	{"why", cmd_why, "why SEND_ID               the history of one send"},
 	{"segments", cmd_segments, "segments                  each segment's size"},
