@@ -290,3 +290,34 @@ c_policy_bad_config() {
 
 ALL="$ALL c_policy_quiet c_policy_quiet_levels c_policy_caps c_policy_rate c_policy_workers
 c_policy_campaign_limits c_policy_bad_config"
+
+# 8. plan simulates the coming days under the policies: a purchase at
+# night is held by quiet hours and planned for the next morning
+c_policy_plan() {
+	pcfg '  quiet_hours: "21:00-09:00"' '  hello:
+    class: transactional
+    trigger: {event: purchase}
+    steps:
+      - {after: 0h, channels: [email], template: hello}'
+	people 2 Asia/Shanghai America/New_York
+	buy p1 2026-03-01T14:00:00Z
+	buy p2 2026-03-01T14:00:00Z
+	ok_o plan --now 2026-03-01T14:00:00Z --days 2 --format json
+	cp "$T/out" "$T/plan.json"
+	"$PY" - "$T/plan.json" <<'PYEOF' 2>"$T/py.err" || fail "plan: $(tail -n 1 "$T/py.err")"
+import json, sys
+p = json.load(open(sys.argv[1]))
+days = {(d["date"], d["campaign"]): d for d in p["days"]}
+# 22:00 in Shanghai: held to 09:00 there (03-02); 09:00 in New York: sent
+# (days are the config's zone, Shanghai)
+d1 = days[("2026-03-01", "hello")]
+assert d1["deferred"] == 1 and d1["sent"] == 1, d1
+d2 = days[("2026-03-02", "hello")]
+assert d2["sent"] == 1 and d2["deferred"] == 0, d2
+assert p["totals"]["sent"] == 2, p["totals"]
+PYEOF
+	[ "$(nout)" = 0 ] || fail "plan sent something"
+	[ "$(sq "select count(*) from sends")" = 0 ] || fail "plan changed the store"
+}
+
+ALL="$ALL c_policy_plan"
