@@ -42,4 +42,11 @@ void event_release(struct event *ev);
 /* contact_field - a standard field's value by name ("email"), or NULL */
 const char *contact_field(const struct contact *c, const char *name);
 
+/* contact_address_key - an address as the store keeps it (sends.address,
+ * the suppression list): an email in lower case (Bob@X.com and bob@x.com
+ * are one mailbox in practice), a phone or chat id as it is, and a URL (a
+ * contact's own webhook, whose path or query holds a token) as a digest
+ * that still matches. Caller frees; NULL for NULL. */
+char *contact_address_key(const char *addr);
+
 #endif

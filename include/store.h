@@ -217,6 +217,32 @@ int store_send_attempts(struct store *s, int64_t id,
 /* store_next_wakeup - the earliest due send or segment evaluation after
  * nothing is due now (TIME_NEVER when none) */
 int store_next_wakeup(struct store *s, int64_t *at, struct err *e);
+/* store_last_change - the id of the newest send_log row (0: none) */
+int store_last_change(struct store *s, int64_t *id, struct err *e);
+/* One state change of a send, with what plan groups it by (borrowed). */
+struct send_change {
+	int64_t send_id, at;
+	const char *state, *campaign, *contact;
+	const char *channel; /* NULL when no channel was picked */
+};
+/* store_changes - fn for every send_log row with id > after_id and at >=
+ * since, by send, then in order */
+int store_changes(struct store *s, int64_t after_id, int64_t since,
+		  void (*fn)(void *ud, const struct send_change *c), void *ud, struct err *e);
+/* One row of the suppression list (borrowed). */
+struct suppression {
+	const char *address;
+	const char *channel; /* NULL when unknown */
+	const char *reason;
+	int64_t at;
+};
+/* store_suppressions - fn for every suppressed address, in address order */
+int store_suppressions(struct store *s, void (*fn)(void *ud, const struct suppression *r), void *ud,
+		       struct err *e);
+/* store_unsuppress - take addresses off the list in one transaction;
+ * removed[i] 1 when addresses[i] was on it */
+int store_unsuppress(struct store *s, char *const *addresses, size_t n, int *removed,
+		     struct err *e);
 /* store_snapshot - a consistent copy of the whole store in a new SQLite
  * file at path (which must not exist), for `plan` to simulate on; the
  * SQLite backend only for now */

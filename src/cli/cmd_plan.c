@@ -27,7 +27,6 @@
 
 #include "cli.h"
 #include "log.h"
-#include "store_plan.h"
 #include "timeutil.h"
 #include "tz.h"
 #include "worker.h"
@@ -203,7 +202,7 @@ static void count_message(struct plan *p, const char *contact, const char *chann
 }
 
 /* on_change - one state change the simulation made */
-static void on_change(void *ud, const struct plan_change *c)
+static void on_change(void *ud, const struct send_change *c)
 {
 	struct plan *p = ud;
 	int k;
@@ -435,7 +434,7 @@ int cmd_plan(struct cli *c)
 	int64_t now = nowv ? cli_time("--now", nowv) : time_now();
 	int64_t end = now + (int64_t)days * 86400;
 	struct config *cfg = cli_config(c);
-	if (!store_plan_file(cfg->store)) {
+	if (strncmp(cfg->store, "postgres", 8) == 0) {
 		/* no URL in the message: it may carry a password */
 		fprintf(stderr, "outreach: plan: simulating on a PostgreSQL store is not supported "
 				"yet (plan copies SQLite stores only)\n");
@@ -471,22 +470,21 @@ int cmd_plan(struct cli *c)
 	if (rc < 0)
 		err_prefix(&e, "cannot copy the store");
 	store_close(s); /* the real store is not touched again */
-	if (rc == 0)
-		rc = store_plan_last_change(copy, &mark, &e);
 	if (rc == 0 && !stop_flag) {
+		enum log_level level = log_get_level();
 		log_set_level((enum log_level)(LOG_ERROR + 1)); /* the worker says nothing */
 		cs = store_open(copy, &e);
 		if (!cs || store_ready(cs, &e) < 0)
 			rc = -1;
-		else
+		else if ((rc = store_last_change(cs, &mark, &e)) == 0)
 			rc = simulate(cs, cfg, now, end, &e);
-		store_close(cs);
-		log_set_level(LOG_INFO);
+		log_set_level(level);
 	}
 	if (rc == 0 && stop_flag)
 		rc = 1;
 	if (rc == 0)
-		rc = store_plan_changes(copy, mark, now, on_change, &p, &e);
+		rc = store_changes(cs, mark, now, on_change, &p, &e);
+	store_close(cs);
 	rm_tree(dir);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);

@@ -12,8 +12,7 @@
  * optionally `reason` and `channel`; it is checked whole first and a bad
  * row names FILE:LINE and imports nothing, unless --skip-bad, as the
  * contacts import does. The channel is the row's, else --channel, else
- * guessed: `@` is email, `+` or a digit first is sms. Listing and removal
- * use store_plan.c until store.h has those queries.
+ * guessed: `@` is email, `+` or a digit first is sms.
  *
  * Addresses are personal data: they appear only in this command's own
  * output and in the error line that names a bad one (escaped and cut, so
@@ -32,7 +31,6 @@
 #include "diag.h"
 #include "hash.h"
 #include "import.h"
-#include "store_plan.h"
 #include "timeutil.h"
 #include "utf8.h"
 #include "xmalloc.h"
@@ -149,17 +147,6 @@ static char *trimmed(const char *s)
 		n--;
 	}
 	return xstrndup(s, n);
-}
-
-/* address_key - as the worker keys an address: itself, or for a URL a
- * digest that still matches (worker.c: address_key) */
-static char *address_key(const char *addr)
-{
-	if (!strstr(addr, "://"))
-		return xstrdup(addr);
-	char hex[65];
-	sha256_hex(addr, strlen(addr), hex);
-	return xasprintf("url-sha256:%.32s", hex);
 }
 
 /* check_address - the address's channel (channel, else guessed) into
@@ -367,7 +354,7 @@ static void row(struct reader *r, const char *addr_cell, const char *reason_cell
 	if (bad)
 		r->bad++;
 	else
-		entry_push(&r->v, &r->n, &r->cap, address_key(addr), channel,
+		entry_push(&r->v, &r->n, &r->cap, contact_address_key(addr), channel,
 			   reason && *reason ? reason : r->def_reason, line);
 	free(addr);
 	free(reason);
@@ -545,11 +532,12 @@ static void list_row(void *ud, const struct suppression *s)
 
 static int do_list(struct config *cfg, const char *format)
 {
-	struct store *s = cli_store(cfg, 1); /* the schema is there */
-	store_close(s);
+	struct store *s = cli_store(cfg, 1);
 	struct listing l = {json_array()};
 	struct err e = {{0}};
-	if (store_plan_suppressions(cfg->store, list_row, &l, &e) < 0) {
+	int rc = store_suppressions(s, list_row, &l, &e);
+	store_close(s);
+	if (rc < 0) {
 		fprintf(stderr, "outreach: suppress --list: %s\n", e.msg);
 		json_decref(l.rows);
 		return EXIT_RUNTIME;
@@ -587,16 +575,16 @@ static int do_list(struct config *cfg, const char *format)
 static int do_remove(struct config *cfg, char **addrs, size_t n)
 {
 	struct store *s = cli_store(cfg, 1);
-	store_close(s);
 	char **keys = xcalloc(n, sizeof(*keys));
 	int *removed = xcalloc(n, sizeof(*removed));
 	struct err e = {{0}};
 	for (size_t i = 0; i < n; i++) {
 		char *t = trimmed(addrs[i]);
-		keys[i] = address_key(t);
+		keys[i] = contact_address_key(t);
 		free(t);
 	}
-	int rc = store_plan_unsuppress(cfg->store, keys, n, removed, &e);
+	int rc = store_unsuppress(s, keys, n, removed, &e);
+	store_close(s);
 	if (rc < 0) {
 		fprintf(stderr, "outreach: suppress --remove: %s\n", e.msg);
 	} else {
@@ -632,7 +620,7 @@ static int do_add(struct config *cfg, char **addrs, size_t naddrs, int def_chann
 			fprintf(stderr, "outreach: suppress: %s\n", msg);
 			bad++;
 		} else {
-			entry_push(&v, &n, &cap, address_key(t), ch, reason, 0);
+			entry_push(&v, &n, &cap, contact_address_key(t), ch, reason, 0);
 		}
 		free(t);
 	}

@@ -2,7 +2,11 @@
 #include "contact.h"
 
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
+
+#include "hash.h"
+#include "xmalloc.h"
 
 static const char *const channel_names[CHANNEL_NKINDS] = {"email", "sms", "chat"};
 
@@ -57,4 +61,20 @@ const char *contact_field(const struct contact *c, const char *name)
 	if (strcmp(name, "locale") == 0)
 		return c->locale;
 	return NULL;
+}
+
+char *contact_address_key(const char *addr)
+{
+	if (!addr)
+		return NULL;
+	if (strstr(addr, "://")) {
+		char hex[65];
+		sha256_hex(addr, strlen(addr), hex);
+		return xasprintf("url-sha256:%.32s", hex);
+	}
+	char *k = xstrdup(addr);
+	if (strchr(k, '@'))
+		for (char *p = k; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	return k;
 }

@@ -110,7 +110,10 @@ struct store *store_open(const char *url, struct err *e)
 		}
 		return s;
 	}
-	err_set(e, "store %s: no backend serves this URL (this build has: sqlite)", url);
+	/* the scheme only: a URL may carry a password */
+	const char *colon = strstr(url, "://");
+	err_set(e, "store %.*s://...: no backend serves this URL (this build has: sqlite)",
+		colon ? (int)(colon - url) : 0, url);
 	return NULL;
 }
 
@@ -1333,6 +1336,87 @@ int store_next_wakeup(struct store *s, int64_t *at, struct err *e)
 			return -1;
 	}
 	return 0;
+}
+
+int store_last_change(struct store *s, int64_t *id, struct err *e)
+{
+	struct store_stmt *st = prep(s, "SELECT COALESCE(MAX(id), 0) FROM send_log", e);
+	if (!st)
+		return -1;
+	int rc = step(s, st, e);
+	*id = rc == 1 ? cint(s, st, 0) : 0;
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_changes(struct store *s, int64_t after_id, int64_t since,
+		  void (*fn)(void *ud, const struct send_change *c), void *ud, struct err *e)
+{
+	struct store_stmt *st = prep(s,
+		"SELECT l.send_id, l.at, l.state, s.campaign, s.contact_id, s.channel "
+		"FROM send_log l JOIN sends s ON s.id = l.send_id "
+		"WHERE l.id > ? AND l.at >= ? ORDER BY l.send_id, l.id", e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, after_id);
+	bint(s, st, 2, since);
+	int rc;
+	while ((rc = step(s, st, e)) == 1) {
+		struct send_change c = {
+		    .send_id = cint(s, st, 0),
+		    .at = cint(s, st, 1),
+		    .state = ctxt(s, st, 2),
+		    .campaign = ctxt(s, st, 3),
+		    .contact = ctxt(s, st, 4),
+		    .channel = cnull(s, st, 5) ? NULL : ctxt(s, st, 5),
+		};
+		fn(ud, &c);
+	}
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_suppressions(struct store *s, void (*fn)(void *ud, const struct suppression *r), void *ud,
+		       struct err *e)
+{
+	struct store_stmt *st =
+		prep(s, "SELECT address, channel, reason, at FROM suppressions ORDER BY address", e);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = step(s, st, e)) == 1) {
+		struct suppression r = {
+		    .address = ctxt(s, st, 0),
+		    .channel = cnull(s, st, 1) ? NULL : ctxt(s, st, 1),
+		    .reason = ctxt(s, st, 2),
+		    .at = cint(s, st, 3),
+		};
+		fn(ud, &r);
+	}
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_unsuppress(struct store *s, char *const *addresses, size_t n, int *removed,
+		     struct err *e)
+{
+	if (store_begin(s, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct store_stmt *st = prep(s, "DELETE FROM suppressions WHERE address = ?", e);
+		if (!st)
+			goto fail;
+		btxt(s, st, 1, addresses[i]);
+		int rc = step(s, st, e);
+		removed[i] = rc >= 0 && OPS->changes(st) > 0;
+		done(s, st);
+		if (rc < 0)
+			goto fail;
+	}
+	return store_commit(s, e);
+fail:
+	store_rollback(s);
+	return -1;
 }
 
 int store_snapshot(struct store *s, const char *path, struct err *e)

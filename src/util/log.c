@@ -8,6 +8,11 @@
 static enum log_level min_level = LOG_INFO;
 static const char *names[] = {"debug", "info", "warning", "error"};
 
+enum log_level log_get_level(void)
+{
+	return min_level;
+}
+
 void log_set_level(enum log_level lvl)
 {
 	min_level = lvl;

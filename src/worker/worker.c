@@ -80,18 +80,6 @@ static char *address_of(const struct contact *c, const char *field)
 	return NULL;
 }
 
-/* address_key - what the store and the logs may hold for an address: the
- * address itself, but for a contact's own webhook url (its path or query
- * holds a token) a digest that still matches on suppression */
-static char *address_key(const char *addr)
-{
-	if (!addr || !strstr(addr, "://"))
-		return addr ? xstrdup(addr) : NULL;
-	char hex[65];
-	sha256_hex(addr, strlen(addr), hex);
-	return xasprintf("url-sha256:%.32s", hex);
-}
-
 static int64_t backoff(int64_t send_id, int attempt, int64_t retry_after)
 {
 	int64_t d = 60;
@@ -384,7 +372,7 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 			reason_add(j, "%s: no %s", tc->name, tc->to);
 			continue;
 		}
-		j->key = address_key(j->addr);
+		j->key = contact_address_key(j->addr);
 		char *sup = NULL;
 		int ok = 1;
 		if (j->key && store_suppressed(w->s, j->key, &sup, e) < 0)

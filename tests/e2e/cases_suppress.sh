@@ -132,3 +132,19 @@ EOF
 }
 
 ALL="$ALL c_suppress c_suppress_import"
+
+# an email suppressed in one case keeps a contact whose email has another
+c_suppress_case() {
+	cfg_hello
+	ok_o init
+	printf 'id,name,email,timezone\nu1,U1,Bob.Smith@Example.COM,Asia/Shanghai\n' >"$T/u.csv"
+	ok_o contacts import "$T/u.csv"
+	ok_o suppress bob.smith@example.com --reason "asked us"
+	ok_o event add --contact u1 --type purchase --at 2026-03-01T09:00:00Z --data '{"amount": 1}'
+	ok_o run --once --now 2026-03-01T10:00:00Z
+	[ "$(nout)" = 0 ] || fail "a suppressed address in another case got a message"
+	r=$(sqlite3 "$T/o.db" "select reason from sends")
+	case "$r" in *"address suppressed (asked us)"*) ;; *) fail "reason: $r" ;; esac
+}
+
+ALL="$ALL c_suppress_case"
