@@ -33,6 +33,7 @@
 #include "import.h"
 #include "timeutil.h"
 #include "utf8.h"
+#include "str.h"
 #include "xmalloc.h"
 
 #define REASON_DEFAULT "suppressed by hand"
@@ -118,35 +119,6 @@ static int text_ok(const char *s)
 		i += k;
 	}
 	return 1;
-}
-
-/* ascii_ieq - equal ignoring ASCII case (strcasecmp follows the locale) */
-static int ascii_ieq(const char *a, const char *b)
-{
-	for (;; a++, b++) {
-		int x = (unsigned char)*a, y = (unsigned char)*b;
-		if (x >= 'A' && x <= 'Z')
-			x += 'a' - 'A';
-		if (y >= 'A' && y <= 'Z')
-			y += 'a' - 'A';
-		if (x != y)
-			return 0;
-		if (!x)
-			return 1;
-	}
-}
-
-/* trimmed - a copy without surrounding spaces and tabs; caller frees */
-static char *trimmed(const char *s)
-{
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	while (n && (*s == ' ' || *s == '\t')) {
-		s++;
-		n--;
-	}
-	return xstrndup(s, n);
 }
 
 /* check_address - the address's channel (channel, else guessed) into
@@ -305,9 +277,9 @@ static void header(struct reader *r, char **f, size_t nf, int line)
 		r->col[k] = -1;
 	r->ncols = nf;
 	for (size_t i = 0; i < nf; i++) {
-		char *name = trimmed(f[i]);
+		char *name = str_trimmed(f[i]);
 		for (int k = 0; k < COL_N; k++) {
-			if (!ascii_ieq(name, col_names[k]))
+			if (!str_ieq(name, col_names[k]))
 				continue;
 			if (r->col[k] >= 0) {
 				diag_error(r->d, r->path, line, "duplicate column %s",
@@ -333,9 +305,9 @@ static void row(struct reader *r, const char *addr_cell, const char *reason_cell
 	struct shown sh;
 	char msg[512];
 	int channel = r->def_channel, bad = 0;
-	char *addr = trimmed(addr_cell);
-	char *reason = reason_cell ? trimmed(reason_cell) : NULL;
-	char *chan = channel_cell ? trimmed(channel_cell) : NULL;
+	char *addr = str_trimmed(addr_cell);
+	char *reason = reason_cell ? str_trimmed(reason_cell) : NULL;
+	char *chan = channel_cell ? str_trimmed(channel_cell) : NULL;
 	if (chan && *chan && (channel = channel_parse(chan)) < 0) {
 		diag_error(r->d, r->path, line, "invalid channel %s (email, sms or chat)",
 			   show(&sh, chan));
@@ -371,9 +343,9 @@ static void line(struct reader *r, const char *p, size_t n, int lineno)
 	}
 	char *s = xstrndup(p, n);
 	if (r->csv < 0) {
-		char *t = trimmed(s);
-		r->csv = strchr(s, ',') != NULL || ascii_ieq(t, "address") ||
-			 ascii_ieq(t, "\"address\"");
+		char *t = str_trimmed(s);
+		r->csv = strchr(s, ',') != NULL || str_ieq(t, "address") ||
+			 str_ieq(t, "\"address\"");
 		free(t);
 		if (r->csv) {
 			char **f;
@@ -391,7 +363,7 @@ static void line(struct reader *r, const char *p, size_t n, int lineno)
 		}
 	}
 	if (!r->csv) {
-		char *t = trimmed(s);
+		char *t = str_trimmed(s);
 		if (t[0] != '#')
 			row(r, t, NULL, NULL, lineno);
 		free(t);
@@ -579,7 +551,7 @@ static int do_remove(struct config *cfg, char **addrs, size_t n)
 	int *removed = xcalloc(n, sizeof(*removed));
 	struct err e = {{0}};
 	for (size_t i = 0; i < n; i++) {
-		char *t = trimmed(addrs[i]);
+		char *t = str_trimmed(addrs[i]);
 		keys[i] = contact_address_key(t);
 		free(t);
 	}
@@ -614,7 +586,7 @@ static int do_add(struct config *cfg, char **addrs, size_t naddrs, int def_chann
 	for (size_t i = 0; i < naddrs; i++) {
 		char msg[512];
 		int ch;
-		char *t = trimmed(addrs[i]);
+		char *t = str_trimmed(addrs[i]);
 		if (check_address(t, def_channel, "give --channel email, sms or chat", &ch, msg,
 				  sizeof(msg)) < 0) {
 			fprintf(stderr, "outreach: suppress: %s\n", msg);

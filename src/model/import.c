@@ -32,6 +32,7 @@
 #include "log.h"
 #include "timeutil.h"
 #include "tz.h"
+#include "str.h"
 #include "xmalloc.h"
 
 #define RECORD_MAX (1024 * 1024) /* bytes in one CSV record */
@@ -169,35 +170,6 @@ static int is_alnum(int c)
 	return is_alpha(c) || is_digit(c);
 }
 
-/* ascii_ieq - equal ignoring ASCII case (strcasecmp follows the locale) */
-static int ascii_ieq(const char *a, const char *b)
-{
-	for (;; a++, b++) {
-		int x = (unsigned char)*a, y = (unsigned char)*b;
-		if (x >= 'A' && x <= 'Z')
-			x += 'a' - 'A';
-		if (y >= 'A' && y <= 'Z')
-			y += 'a' - 'A';
-		if (x != y)
-			return 0;
-		if (!x)
-			return 1;
-	}
-}
-
-/* trimmed - a copy without surrounding spaces and tabs; caller frees */
-static char *trimmed(const char *s)
-{
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	while (n && (*s == ' ' || *s == '\t')) {
-		s++;
-		n--;
-	}
-	return xstrndup(s, n);
-}
-
 /* valid_attr_name - [A-Za-z_][A-Za-z0-9_]*, at most NAME_MAX_LEN bytes */
 static int valid_attr_name(const char *s)
 {
@@ -215,9 +187,9 @@ static int parse_bool(const char *s)
 {
 	static const char *const yes[] = {"true", "1", "yes"}, *const no[] = {"false", "0", "no"};
 	for (size_t i = 0; i < 3; i++) {
-		if (ascii_ieq(s, yes[i]))
+		if (str_ieq(s, yes[i]))
 			return 1;
-		if (ascii_ieq(s, no[i]))
+		if (str_ieq(s, no[i]))
 			return 0;
 	}
 	return -1;
@@ -264,9 +236,9 @@ static json_t *csv_value(const char *s)
 	json_t *v = NULL;
 	int integer;
 
-	if (ascii_ieq(s, "true"))
+	if (str_ieq(s, "true"))
 		return json_true();
-	if (ascii_ieq(s, "false"))
+	if (str_ieq(s, "false"))
 		return json_false();
 	if (is_json_number(s, &integer)) {
 		/* jansson parses numbers without regard to the C locale and
@@ -819,7 +791,7 @@ static int csv_header(struct importer *im, struct csv *r, struct column **cols, 
 	}
 	for (size_t i = 0; i < r->nfields; i++) {
 		const char *raw = csv_field(r, i);
-		char *name = trimmed(raw);
+		char *name = str_trimmed(raw);
 		struct column *col = &(*cols)[i];
 		(*names)[i] = name;
 		col->name = name;
@@ -835,7 +807,7 @@ static int csv_header(struct importer *im, struct csv *r, struct column **cols, 
 			continue;
 		}
 		for (int f = 0; f < F_NFIELDS; f++)
-			if (ascii_ieq(name, field_names[f]))
+			if (str_ieq(name, field_names[f]))
 				col->f = (enum field)f;
 		if (col->f == F_ATTR && !valid_attr_name(name)) {
 			row_error(im,
@@ -895,7 +867,7 @@ static void csv_row(struct importer *im, struct csv *r, const struct column *col
 			json_object_set_new(c.attrs, col->name, csv_value(val));
 			continue;
 		}
-		char *v = trimmed(val);
+		char *v = str_trimmed(val);
 		if (*v)
 			contact_set(im, &c, col->f, v);
 		else
@@ -997,7 +969,7 @@ static char *json_text(const json_t *v, int *bad)
 {
 	*bad = 0;
 	if (json_is_string(v)) {
-		char *s = trimmed(json_string_value(v));
+		char *s = str_trimmed(json_string_value(v));
 		if (*s)
 			return s;
 		free(s);
@@ -1080,7 +1052,7 @@ enum { FMT_CSV, FMT_JSONL };
 static int ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), k = strlen(suffix);
-	return n > k && ascii_ieq(s + n - k, suffix);
+	return n > k && str_ieq(s + n - k, suffix);
 }
 
 static int pick_format(const char *path, const char *format, struct diag *d)
@@ -1088,10 +1060,10 @@ static int pick_format(const char *path, const char *format, struct diag *d)
 	struct shown sh;
 
 	if (format) {
-		if (ascii_ieq(format, "csv"))
+		if (str_ieq(format, "csv"))
 			return FMT_CSV;
-		if (ascii_ieq(format, "jsonl") || ascii_ieq(format, "ndjson") ||
-		    ascii_ieq(format, "json"))
+		if (str_ieq(format, "jsonl") || str_ieq(format, "ndjson") ||
+		    str_ieq(format, "json"))
 			return FMT_JSONL;
 		diag_error(d, path, 0, "unknown format %s (csv or jsonl)", show(&sh, format));
 		return -1;
