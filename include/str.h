@@ -7,4 +7,16 @@ int str_ieq(const char *a, const char *b);
 /* str_trimmed - a copy without surrounding spaces and tabs; caller frees */
 char *str_trimmed(const char *s);
 
+#define STR_SHOW_MAX 64 /* bytes of a value quoted in a message */
+
+/* A value prepared for a message: quoted, escaped, cut at STR_SHOW_MAX. */
+struct shown {
+	char s[STR_SHOW_MAX * 4 + 16];
+};
+
+/* str_show - s quoted for an error line: " and \ escaped, \n \r \t and
+ * other controls as escapes, cut at STR_SHOW_MAX bytes on a UTF-8
+ * boundary with "..." after; returns sh->s */
+const char *str_show(struct shown *sh, const char *s);
+
 #endif

@@ -40,7 +40,6 @@
 #define REASON_MAX 500
 #define ADDRESS_MAX 2048
 #define LINE_MAX_BYTES (64 * 1024)
-#define SHOW_MAX 64
 
 /* one address to add, checked */
 struct entry {
@@ -50,57 +49,19 @@ struct entry {
 	int line; /* in the import file, 0 on the command line */
 };
 
-/* A value prepared for a message: quoted, escaped, cut at SHOW_MAX. */
-struct shown {
-	char s[SHOW_MAX * 4 + 16];
-};
-
-static const char *show(struct shown *sh, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = strlen(s), cut = n, o = 0;
-	if (cut > SHOW_MAX) {
-		cut = SHOW_MAX;
-		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
-			cut--;
-	}
-	sh->s[o++] = '"';
-	for (size_t i = 0; i < cut; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			sh->s[o++] = '\\';
-			sh->s[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			sh->s[o++] = '\\';
-			sh->s[o++] = 'x';
-			sh->s[o++] = hex[c >> 4];
-			sh->s[o++] = hex[c & 15];
-		} else {
-			sh->s[o++] = (char)c;
-		}
-	}
-	sh->s[o++] = '"';
-	if (cut < n) {
-		memcpy(sh->s + o, "...", 3);
-		o += 3;
-	}
-	sh->s[o] = '\0';
-	return sh->s;
-}
-
 /* show_address - as show, but a URL only as far as its host: the rest
  * (path, query) may hold a token */
 static const char *show_address(struct shown *sh, const char *addr)
 {
 	const char *p = strstr(addr, "://");
 	if (!p)
-		return show(sh, addr);
+		return str_show(sh, addr);
 	p += 3;
 	size_t n = (size_t)(p - addr) + strcspn(p, "/?#@");
 	if (p[strcspn(p, "/?#@")] == '@') /* user:password@host */
 		n = (size_t)(p - addr);
 	char *cut = xasprintf("%.*s...", (int)n, addr);
-	show(sh, cut);
+	str_show(sh, cut);
 	free(cut);
 	return sh->s;
 }
@@ -143,11 +104,11 @@ static int check_address(const char *addr, int channel, const char *hint, int *o
 		}
 	}
 	if (channel == CHANNEL_EMAIL && !valid_email(addr)) {
-		snprintf(msg, n, "invalid email %s", show(&sh, addr));
+		snprintf(msg, n, "invalid email %s", str_show(&sh, addr));
 		return -1;
 	}
 	if (channel == CHANNEL_SMS && !valid_phone(addr)) {
-		snprintf(msg, n, "invalid phone %s (E.164 like +8613800138000)", show(&sh, addr));
+		snprintf(msg, n, "invalid phone %s (E.164 like +8613800138000)", str_show(&sh, addr));
 		return -1;
 	}
 	if (channel == CHANNEL_CHAT && (strlen(addr) > ADDRESS_MAX || !text_ok(addr))) {
@@ -283,7 +244,7 @@ static void header(struct reader *r, char **f, size_t nf, int line)
 				continue;
 			if (r->col[k] >= 0) {
 				diag_error(r->d, r->path, line, "duplicate column %s",
-					   show(&sh, name));
+					   str_show(&sh, name));
 				r->fatal = 1;
 			}
 			r->col[k] = (int)i;
@@ -310,12 +271,12 @@ static void row(struct reader *r, const char *addr_cell, const char *reason_cell
 	char *chan = channel_cell ? str_trimmed(channel_cell) : NULL;
 	if (chan && *chan && (channel = channel_parse(chan)) < 0) {
 		diag_error(r->d, r->path, line, "invalid channel %s (email, sms or chat)",
-			   show(&sh, chan));
+			   str_show(&sh, chan));
 		bad = 1;
 	}
 	const char *why = reason && *reason ? check_reason(reason) : NULL;
 	if (why) {
-		diag_error(r->d, r->path, line, "invalid reason %s (%s)", show(&sh, reason), why);
+		diag_error(r->d, r->path, line, "invalid reason %s (%s)", str_show(&sh, reason), why);
 		bad = 1;
 	}
 	if (!bad && check_address(addr, channel, "add a channel column or give --channel", &channel,

@@ -39,61 +39,18 @@
 #define ID_MAX 255
 #define TYPE_MAX 64
 #define NAME_MAX_LEN 64 /* attribute names */
-#define SHOW_MAX 64	/* bytes of a value quoted in a message */
 
 /* ---- small helpers ---------------------------------------------------- */
-
-/* A value prepared for a message: quoted, escaped, cut at SHOW_MAX. */
-struct shown {
-	char s[SHOW_MAX * 4 + 16];
-};
-
-static const char *show(struct shown *sh, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = strlen(s), cut = n, o = 0;
-
-	if (cut > SHOW_MAX) {
-		cut = SHOW_MAX;
-		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
-			cut--; /* not inside a UTF-8 sequence */
-	}
-	sh->s[o++] = '"';
-	for (size_t i = 0; i < cut; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			sh->s[o++] = '\\';
-			sh->s[o++] = (char)c;
-		} else if (c == '\n' || c == '\r' || c == '\t') {
-			sh->s[o++] = '\\';
-			sh->s[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-		} else if (c < 0x20 || c == 0x7f) {
-			sh->s[o++] = '\\';
-			sh->s[o++] = 'x';
-			sh->s[o++] = hex[c >> 4];
-			sh->s[o++] = hex[c & 15];
-		} else {
-			sh->s[o++] = (char)c;
-		}
-	}
-	sh->s[o++] = '"';
-	if (cut < n) {
-		memcpy(sh->s + o, "...", 3);
-		o += 3;
-	}
-	sh->s[o] = '\0';
-	return sh->s;
-}
 
 /* show_json - a JSON value for a message: strings quoted, others as JSON */
 static const char *show_json(struct shown *sh, const json_t *v)
 {
 	if (json_is_string(v))
-		return show(sh, json_string_value(v));
+		return str_show(sh, json_string_value(v));
 	char *dump = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 	if (!dump)
 		log_panic("out of memory encoding json");
-	size_t n = strlen(dump), cut = n > SHOW_MAX ? SHOW_MAX : n;
+	size_t n = strlen(dump), cut = n > STR_SHOW_MAX ? STR_SHOW_MAX : n;
 	while (cut > 0 && cut < n && ((unsigned char)dump[cut] & 0xc0) == 0x80)
 		cut--;
 	memcpy(sh->s, dump, cut);
@@ -569,21 +526,21 @@ static void contact_set(struct importer *im, struct contact *c, enum field f, ch
 	case F_ID:
 		if (strlen(val) > ID_MAX || has_ctl(val)) {
 			row_error(im, "invalid id %s (at most %d bytes, no control characters)",
-				  show(&sh, val), ID_MAX);
+				  str_show(&sh, val), ID_MAX);
 			ok = 0;
 		}
 		slot = &c->id;
 		break;
 	case F_NAME:
 		if (has_ctl(val)) {
-			row_error(im, "invalid name %s (control characters)", show(&sh, val));
+			row_error(im, "invalid name %s (control characters)", str_show(&sh, val));
 			ok = 0;
 		}
 		slot = &c->name;
 		break;
 	case F_EMAIL:
 		if (!valid_email(val)) {
-			row_error(im, "invalid email %s", show(&sh, val));
+			row_error(im, "invalid email %s", str_show(&sh, val));
 			ok = 0;
 		}
 		slot = &c->email;
@@ -591,21 +548,21 @@ static void contact_set(struct importer *im, struct contact *c, enum field f, ch
 	case F_PHONE:
 		if (!valid_phone(val)) {
 			row_error(im, "invalid phone %s (E.164 like +8613800138000)",
-				  show(&sh, val));
+				  str_show(&sh, val));
 			ok = 0;
 		}
 		slot = &c->phone;
 		break;
 	case F_TIMEZONE:
 		if (!tz_valid(val)) {
-			row_error(im, "unknown time zone %s", show(&sh, val));
+			row_error(im, "unknown time zone %s", str_show(&sh, val));
 			ok = 0;
 		}
 		slot = &c->timezone;
 		break;
 	case F_LOCALE:
 		if (!valid_locale(val)) {
-			row_error(im, "invalid locale %s", show(&sh, val));
+			row_error(im, "invalid locale %s", str_show(&sh, val));
 			ok = 0;
 		}
 		slot = &c->locale;
@@ -613,7 +570,7 @@ static void contact_set(struct importer *im, struct contact *c, enum field f, ch
 	default: {
 		int b = parse_bool(val);
 		if (b < 0)
-			row_error(im, "invalid value %s for %s (true or false)", show(&sh, val),
+			row_error(im, "invalid value %s for %s (true or false)", str_show(&sh, val),
 				  field_names[f]);
 		else
 			*bool_slot(c, f) = b;
@@ -639,7 +596,7 @@ static void contact_end(struct importer *im, struct contact *c)
 	if (!c->id)
 		row_error(im, "missing id");
 	else if ((first = idset_add(&im->ids, c->id, im->line)) != 0)
-		row_error(im, "duplicate id %s (first on line %d)", show(&sh, c->id), first);
+		row_error(im, "duplicate id %s (first on line %d)", str_show(&sh, c->id), first);
 	row_end(im, c);
 }
 
@@ -813,7 +770,7 @@ static int csv_header(struct importer *im, struct csv *r, struct column **cols, 
 			row_error(im,
 				  "invalid column name %s (letters, digits and _, not starting "
 				  "with a digit)",
-				  show(&sh, name));
+				  str_show(&sh, name));
 			col->f = F_SKIP;
 			continue;
 		}
@@ -823,7 +780,7 @@ static int csv_header(struct importer *im, struct csv *r, struct column **cols, 
 				continue;
 			if (col->f == F_ATTR ? o->f == F_ATTR && strcmp(o->name, name) == 0
 					     : o->f == col->f) {
-				row_error(im, "duplicate column %s", show(&sh, name));
+				row_error(im, "duplicate column %s", str_show(&sh, name));
 				col->f = F_SKIP;
 				break;
 			}
@@ -1001,7 +958,7 @@ static void jsonl_contact(struct importer *im, json_t *obj)
 				row_error(im,
 					  "invalid attribute name %s (letters, digits and _, not "
 					  "starting with a digit)",
-					  show(&sh, key));
+					  str_show(&sh, key));
 				continue;
 			}
 			if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
@@ -1065,7 +1022,7 @@ static int pick_format(const char *path, const char *format, struct diag *d)
 		if (str_ieq(format, "jsonl") || str_ieq(format, "ndjson") ||
 		    str_ieq(format, "json"))
 			return FMT_JSONL;
-		diag_error(d, path, 0, "unknown format %s (csv or jsonl)", show(&sh, format));
+		diag_error(d, path, 0, "unknown format %s (csv or jsonl)", str_show(&sh, format));
 		return -1;
 	}
 	if (ends_with(path, ".csv"))
@@ -1176,7 +1133,7 @@ static void jsonl_event(struct importer *im, json_t *obj, int64_t now)
 			if (strcmp(key, keys[k]) == 0)
 				break;
 		if (k == sizeof(keys) / sizeof(keys[0]))
-			row_error(im, "unknown key %s", show(&sh, key));
+			row_error(im, "unknown key %s", str_show(&sh, key));
 	}
 
 	int before = im->row_bad;

@@ -32,3 +32,40 @@ char *str_trimmed(const char *s)
 	}
 	return xstrndup(s, n);
 }
+
+const char *str_show(struct shown *sh, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(s), cut = n, o = 0;
+
+	if (cut > STR_SHOW_MAX) {
+		cut = STR_SHOW_MAX;
+		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+			cut--; /* not inside a UTF-8 sequence */
+	}
+	sh->s[o++] = '"';
+	for (size_t i = 0; i < cut; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			sh->s[o++] = '\\';
+			sh->s[o++] = (char)c;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			sh->s[o++] = '\\';
+			sh->s[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else if (c < 0x20 || c == 0x7f) {
+			sh->s[o++] = '\\';
+			sh->s[o++] = 'x';
+			sh->s[o++] = hex[c >> 4];
+			sh->s[o++] = hex[c & 15];
+		} else {
+			sh->s[o++] = (char)c;
+		}
+	}
+	sh->s[o++] = '"';
+	if (cut < n) {
+		memcpy(sh->s + o, "...", 3);
+		o += 3;
+	}
+	sh->s[o] = '\0';
+	return sh->s;
+}
