@@ -34,6 +34,8 @@ struct event {
 	int64_t at;
 	json_t *data; /* owned object, never NULL once parsed */
 	char *ext_id;
+	int64_t send_id; /* the send it answers (an open, a click, a reply,
+	                  * a receipt), 0 when none */
 	int line; /* its line in an import file, 0 otherwise */
 };
 

@@ -16,86 +16,13 @@
 #include "buf.h"
 #include "hash.h"
 #include "store_backend.h"
+#include "store_internal.h"
 #include "timeutil.h"
 #include "xmalloc.h"
-
-struct store {
-	const struct store_ops *ops;
-	void *db;
-	int in_tx;
-};
 
 static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
 };
-
-/* Thin wrappers: the ops table is reached only through these. */
-#define OPS (s->ops)
-static struct store_stmt *prep(struct store *s, const char *sql, struct err *e)
-{
-	return OPS->prepare(s->db, sql, e);
-}
-static void bint(struct store *s, struct store_stmt *st, int i, int64_t v)
-{
-	OPS->bind_int(st, i, v);
-}
-static void btxt(struct store *s, struct store_stmt *st, int i, const char *v)
-{
-	OPS->bind_text(st, i, v);
-}
-static int step(struct store *s, struct store_stmt *st, struct err *e)
-{
-	return OPS->step(st, e);
-}
-static int64_t cint(struct store *s, struct store_stmt *st, int i)
-{
-	return OPS->col_int(st, i);
-}
-static const char *ctxt(struct store *s, struct store_stmt *st, int i)
-{
-	return OPS->col_text(st, i);
-}
-static char *cdup(struct store *s, struct store_stmt *st, int i)
-{
-	return xstrdup(OPS->col_text(st, i));
-}
-static int cnull(struct store *s, struct store_stmt *st, int i)
-{
-	return OPS->col_null(st, i);
-}
-static void done(struct store *s, struct store_stmt *st)
-{
-	OPS->reset(st);
-}
-/* run - step a statement that returns no rows */
-static int run(struct store *s, struct store_stmt *st, struct err *e)
-{
-	int rc = step(s, st, e);
-	done(s, st);
-	return rc < 0 ? -1 : 0;
-}
-
-/* rows - step st to the end, filling one element of size bytes per row
- * with fill; *out is owned by the caller even on failure (with *n filled) */
-static int rows(struct store *s, struct store_stmt *st, size_t size,
-		void (*fill)(struct store *s, struct store_stmt *st, void *slot), void **out,
-		size_t *n, struct err *e)
-{
-	char *v = NULL;
-	size_t cap = 0;
-	int rc;
-	*n = 0;
-	while ((rc = step(s, st, e)) == 1) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * size);
-		}
-		fill(s, st, v + (*n)++ * size);
-	}
-	done(s, st);
-	*out = v;
-	return rc < 0 ? -1 : 0;
-}
 
 struct store *store_open(const char *url, struct err *e)
 {
@@ -472,8 +399,8 @@ int store_event_add(struct store *s, const struct event *ev, int64_t now, int64_
 		goto out;
 	}
 	st = prep(s,
-		"INSERT INTO events (contact_id, type, at, data, dedup, recorded_at) "
-		"VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup) DO NOTHING RETURNING id", e);
+		"INSERT INTO events (contact_id, type, at, data, dedup, recorded_at, send_id) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup) DO NOTHING RETURNING id", e);
 	if (!st)
 		goto out;
 	btxt(s, st, 1, ev->contact_id);
@@ -482,6 +409,10 @@ int store_event_add(struct store *s, const struct event *ev, int64_t now, int64_
 	btxt(s, st, 4, data);
 	btxt(s, st, 5, dedup);
 	bint(s, st, 6, now);
+	if (ev->send_id)
+		bint(s, st, 7, ev->send_id);
+	else
+		btxt(s, st, 7, NULL);
 	rc = step(s, st, e);
 	if (rc == 1) {
 		*inserted = 1;

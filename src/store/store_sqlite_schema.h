@@ -70,6 +70,19 @@ static const char *const sqlite_migrations[] = {
 	"CREATE INDEX sends_contact_sent ON sends(contact_id, sent_at) WHERE sent_at IS NOT NULL;\n"
 	"CREATE TABLE rate_buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL,\n"
 	"  at_ms INTEGER NOT NULL);\n",
+	/* version 4: what comes back. Events name the send they answer; the
+	 * links of each message (a click redirects only to its own link);
+	 * inbound replies, matched or not; receipts and bounces by send */
+	"ALTER TABLE events ADD COLUMN send_id INTEGER;\n"
+	"CREATE INDEX events_send ON events(send_id, type) WHERE send_id IS NOT NULL;\n"
+	"CREATE TABLE links (\n"
+	"  send_id INTEGER NOT NULL, idx INTEGER NOT NULL, url TEXT NOT NULL,\n"
+	"  PRIMARY KEY (send_id, idx));\n"
+	"CREATE TABLE inbound (\n"
+	"  id INTEGER PRIMARY KEY, channel TEXT NOT NULL, sender TEXT NOT NULL, text TEXT,\n"
+	"  at INTEGER NOT NULL, contact_id TEXT, send_id INTEGER, kind TEXT NOT NULL);\n"
+	"CREATE INDEX sends_provider_id ON sends(provider_id) WHERE provider_id IS NOT NULL;\n"
+	"CREATE INDEX sends_address ON sends(address, sent_at) WHERE address IS NOT NULL;\n",
 	NULL,
 };
 

@@ -1,0 +1,89 @@
+/* store_internal.h - for the store's own files (store.c, store_*.c):
+ * the handle and thin wrappers over the backend's ops table, so that the
+ * domain queries can live in several files and still reach a backend only
+ * through these. Not for anything outside src/store/. */
+#ifndef OUTREACH_STORE_INTERNAL_H
+#define OUTREACH_STORE_INTERNAL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "store_backend.h"
+#include "xmalloc.h"
+
+struct store {
+	const struct store_ops *ops;
+	void *db;
+	int in_tx;
+};
+
+
+/* Thin wrappers: the ops table is reached only through these. */
+#define OPS (s->ops)
+static inline struct store_stmt *prep(struct store *s, const char *sql, struct err *e)
+{
+	return OPS->prepare(s->db, sql, e);
+}
+static inline void bint(struct store *s, struct store_stmt *st, int i, int64_t v)
+{
+	OPS->bind_int(st, i, v);
+}
+static inline void btxt(struct store *s, struct store_stmt *st, int i, const char *v)
+{
+	OPS->bind_text(st, i, v);
+}
+static inline int step(struct store *s, struct store_stmt *st, struct err *e)
+{
+	return OPS->step(st, e);
+}
+static inline int64_t cint(struct store *s, struct store_stmt *st, int i)
+{
+	return OPS->col_int(st, i);
+}
+static inline const char *ctxt(struct store *s, struct store_stmt *st, int i)
+{
+	return OPS->col_text(st, i);
+}
+static inline char *cdup(struct store *s, struct store_stmt *st, int i)
+{
+	return xstrdup(OPS->col_text(st, i));
+}
+static inline int cnull(struct store *s, struct store_stmt *st, int i)
+{
+	return OPS->col_null(st, i);
+}
+static inline void done(struct store *s, struct store_stmt *st)
+{
+	OPS->reset(st);
+}
+/* run - step a statement that returns no rows */
+static inline int run(struct store *s, struct store_stmt *st, struct err *e)
+{
+	int rc = step(s, st, e);
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+/* rows - step st to the end, filling one element of size bytes per row
+ * with fill; *out is owned by the caller even on failure (with *n filled) */
+static inline int rows(struct store *s, struct store_stmt *st, size_t size,
+		void (*fill)(struct store *s, struct store_stmt *st, void *slot), void **out,
+		size_t *n, struct err *e)
+{
+	char *v = NULL;
+	size_t cap = 0;
+	int rc;
+	*n = 0;
+	while ((rc = step(s, st, e)) == 1) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * size);
+		}
+		fill(s, st, v + (*n)++ * size);
+	}
+	done(s, st);
+	*out = v;
+	return rc < 0 ? -1 : 0;
+}
+
+#endif
