@@ -70,10 +70,10 @@ static const char *const sqlite_migrations[] = {
 	"CREATE INDEX sends_contact_sent ON sends(contact_id, sent_at) WHERE sent_at IS NOT NULL;\n"
 	"CREATE TABLE rate_buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL,\n"
 	"  at_ms INTEGER NOT NULL);\n",
-	/* version 4: what comes back. Events name the send they answer; the
-	 * links of each message (a click redirects only to its own link);
-	 * inbound replies, matched or not; receipts and bounces by send */
-	"ALTER TABLE events ADD COLUMN send_id INTEGER;\n"
+	/* version 4: what comes back. Events name the send they answer
+	 * (events.send_id, there since version 1); the links of each message
+	 * (a click redirects only to its own link); inbound replies, matched
+	 * or not; receipts and bounces found by provider id and address */
 	"CREATE INDEX events_send ON events(send_id, type) WHERE send_id IS NOT NULL;\n"
 	"CREATE TABLE links (\n"
 	"  send_id INTEGER NOT NULL, idx INTEGER NOT NULL, url TEXT NOT NULL,\n"
