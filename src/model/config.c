@@ -72,7 +72,7 @@ static const char *const tracking_keys[] = {"base_url", "secret_env", NULL};
 static const char *const campaign_keys[] = {"class",	   "trigger",	 "goal",
 					    "holdout",	   "steps",	 "max_per_contact",
 					    "reentry",	   "quiet_hours", "quiet_days",
-					    NULL};
+					    "track",	   NULL};
 static const char *const trigger_keys[] = {"event", "segment", "every", "where", NULL};
 static const char *const goal_keys[] = {"event", "within", NULL};
 static const char *const step_keys[] = {"after",  "channels", "template", "variants",

@@ -118,7 +118,7 @@ static const struct transport_ops transport_simulated = {
 
 /* the options every kind shares: the config's own and the policies' */
 static const char *const common_keys[] = {"kind", "channel", "to", "max_attempts", "rate", "burst",
-					  "domain_rate", "quiet_hours", "quiet_days", NULL};
+					  "domain_rate", "quiet_hours", "quiet_days", "track", NULL};
 
 static int in_keys(const char *const *keys, const char *k)
 {
