@@ -42,6 +42,16 @@ int cmd_run(struct cli *c)
 			cli_usage_error("run: unknown argument \"%s\"", c->argv[i]);
 	}
 	struct config *cfg = cli_config(c);
+	const char *secret = getenv(cfg->tracking_secret_env);
+	if (!secret || !*secret) {
+		/* links signed with an empty key could be forged by anyone */
+		fprintf(stderr,
+			"outreach: run: %s is not set: it is the key that signs tracking, "
+			"unsubscribe and survey links (tracking.secret_env in %s)\n",
+			cfg->tracking_secret_env, cfg->path);
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
 	struct store *s = cli_store(cfg, 1);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));

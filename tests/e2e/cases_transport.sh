@@ -66,3 +66,15 @@ EOF
 }
 
 ALL="$ALL c_send_test c_check_transports"
+
+# run refuses to start without the key that signs links
+c_run_needs_secret() {
+	cfg_hello
+	ok_o init
+	OUTREACH_SECRET= expect_rc 2 run --once --now 2026-03-01T10:00:00Z
+	err_has "OUTREACH_SECRET is not set" "run without a secret"
+	(unset OUTREACH_SECRET; "$O" -c "$T/o.yaml" run --once --now 2026-03-01T10:00:00Z 2>"$T/err2"; echo $? >"$T/rc2")
+	[ "$(cat "$T/rc2")" = 2 ] || fail "run with OUTREACH_SECRET unset exited $(cat "$T/rc2")"
+}
+
+ALL="$ALL c_run_needs_secret"
