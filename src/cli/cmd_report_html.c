@@ -102,12 +102,13 @@ static const char style[] =
 	"th{background:#f3f4f6}td.t,th.t{text-align:left}"
 	"section.campaign{border-top:2px solid #e5e7eb;margin-top:24px}"
 	"svg{display:block;margin:6px 0}svg text{font-size:12px;fill:#374151}"
+	".legend{font-size:13px;color:#374151}"
 	".legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}"
 	".scroll{overflow-x:auto}";
 
 /* bar - one horizontal bar with its label and value */
 static void hbar(FILE *out, const char *series, const char *color, const char *label, int64_t v,
-		 double max, int y)
+		 double max, int64_t of, const char *of_what, int y)
 {
 	const int x0 = 110, wmax = 460;
 	double w = max > 0 ? (double)v / max * wmax : 0;
@@ -119,8 +120,11 @@ static void hbar(FILE *out, const char *series, const char *color, const char *l
 		     "fill=\"%s\"><title>",
 		(long long)v, x0, y, w, color);
 	esc(out, label);
-	fprintf(out, ": %lld</title></rect><text x=\"%.1f\" y=\"%d\">%lld</text>\n", (long long)v,
+	fprintf(out, ": %lld</title></rect><text x=\"%.1f\" y=\"%d\">%lld", (long long)v,
 		x0 + w + 6, y + 15, (long long)v);
+	if (of > 0)
+		fprintf(out, " (%.1f%% of %s)", (double)v * 100 / (double)of, of_what);
+	fputs("</text>\n", out);
 }
 
 /* funnel - sent, delivered, opened, clicked, replied, converted */
@@ -142,7 +146,9 @@ static void funnel(FILE *out, const struct report_campaign *c)
 	esc(out, c->name);
 	fputs("\">\n", out);
 	for (int i = 0; i < n; i++)
-		hbar(out, ser_name[i], ser_color[i], ser_name[i], v[i], max, 6 + i * 28);
+		hbar(out, ser_name[i], ser_color[i], ser_name[i], v[i], max,
+		     i == SER_CONVERTED ? c->treated : i ? v[SER_SENT] : 0,
+		     i == SER_CONVERTED ? "enrolled" : "sent", 6 + i * 28);
 	fputs("</svg>\n", out);
 }
 
