@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "cmd_report.h"
 #include "expr.h"
@@ -523,7 +524,7 @@ static int cmp_variant(const void *pa, const void *pb)
 		      ((const struct report_variant *)pb)->name);
 }
 
-static struct report_campaign *campaign_of(struct report *r, const char *name)
+static struct report_campaign *campaign_of(const struct report *r, const char *name)
 {
 	for (size_t i = 0; i < r->ncampaigns; i++)
 		if (strcmp(r->campaigns[i].name, name) == 0)
@@ -646,6 +647,36 @@ static json_t *jrate(double v)
 	return v < 0 ? json_null() : json_real(v);
 }
 
+/* jstr - a JSON string of s; bytes that are not UTF-8 (a store written by
+ * something else) become U+FFFD rather than losing the row */
+static json_t *jstr(const char *s)
+{
+	json_t *v = json_string(s);
+	if (v)
+		return v;
+	struct buf b = BUF_INIT;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	while (n) {
+		size_t len = utf8_len(p, n);
+		if (len)
+			buf_append(&b, p, len);
+		else
+			buf_puts(&b, "\xef\xbf\xbd");
+		len = len ? len : 1;
+		p += len;
+		n -= len;
+	}
+	v = json_string(buf_cstr(&b));
+	buf_release(&b);
+	return v ? v : json_string("");
+}
+
+static void set_str(json_t *o, const char *key, const char *s)
+{
+	json_object_set_new(o, key, jstr(s));
+}
+
 /* counts_json - the funnel counts and rates of c into o */
 static void counts_json(json_t *o, const struct report_counts *c, const double rates[RR_N],
 			int with_states)
@@ -675,9 +706,13 @@ static void lift_json(json_t *o, const struct report_campaign *c, int64_t treate
 
 static json_t *line_json(const struct report_line *l)
 {
-	json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "campaign", l->campaign, "step",
-			      l->step, "channel", l->channel, "template", l->template, "variant",
-			      l->variant, "segment", l->segment);
+	json_t *o = json_object();
+	set_str(o, "campaign", l->campaign);
+	json_object_set_new(o, "step", json_integer(l->step));
+	set_str(o, "channel", l->channel);
+	set_str(o, "template", l->template);
+	set_str(o, "variant", l->variant);
+	set_str(o, "segment", l->segment);
 	double rates[RR_N];
 	report_rates(&l->c, l->has_goal, rates);
 	counts_json(o, &l->c, rates, 1);
@@ -686,12 +721,15 @@ static json_t *line_json(const struct report_line *l)
 
 static json_t *campaign_json(const struct report_campaign *c)
 {
-	json_t *o = json_pack("{s:s}", "campaign", c->name);
+	json_t *o = json_object();
+	set_str(o, "campaign", c->name);
 	if (c->goal) {
 		char within[32];
 		duration_format(c->goal_within, within, sizeof(within));
-		json_object_set_new(o, "goal", json_pack("{s:s, s:s}", "event", c->goal, "within",
-							 within));
+		json_t *g = json_object();
+		set_str(g, "event", c->goal);
+		set_str(g, "within", within);
+		json_object_set_new(o, "goal", g);
 	} else {
 		json_object_set_new(o, "goal", json_null());
 	}
@@ -717,8 +755,10 @@ static json_t *campaign_json(const struct report_campaign *c)
 	json_t *vs = json_array();
 	for (size_t i = 0; i < c->nvariants; i++) {
 		const struct report_variant *v = &c->variants[i];
-		json_t *vo = json_pack("{s:s, s:I, s:I}", "variant", v->name, "treated",
-				       (json_int_t)v->treated, "converted", (json_int_t)v->converted);
+		json_t *vo = json_object();
+		set_str(vo, "variant", v->name);
+		json_object_set_new(vo, "treated", json_integer(v->treated));
+		json_object_set_new(vo, "converted", json_integer(v->converted));
 		json_object_set_new(vo, "conversion_rate",
 				    jrate(c->goal ? ratio(v->converted, v->treated) : -1));
 		lift_json(vo, c, v->treated, v->converted);
@@ -751,7 +791,7 @@ static void write_json(FILE *out, const struct report *r, const struct config *c
 		const char *name = cfg->campaigns[k].name;
 		if (r->campaign_filter && strcmp(r->campaign_filter, name))
 			continue;
-		const struct report_campaign *c = campaign_of((struct report *)r, name);
+		const struct report_campaign *c = campaign_of(r, name);
 		json_object_set_new(en, name,
 				    json_pack("{s:I, s:I}", "treated",
 					      (json_int_t)(c ? c->treated : 0), "holdout",
