@@ -1,128 +1,1145 @@
-/* cmd_report.c - report (counts by campaign, step, channel, state), why, check */
+/* cmd_report.c - report (the funnel by campaign, step, channel, template,
+ * variant and segment), why, check
+ *
+ * report reads plain rows from the store (store_report.h) and counts them
+ * here, where the config is known: the segment a send is counted under is
+ * the first segment, in config order, the contact is in now (the same
+ * order the template lookup uses; which one was used when the message was
+ * rendered is not stored); a campaign's goal and window come from the
+ * config. Feedback events count once per send (distinct sends opened,
+ * clicked, replied, unsubscribed); opens and clicks flagged "machine": true
+ * (privacy proxies, link scanners) are left out unless
+ * --include-machine-opens. Days are local to the config's timezone.
+ * Output: an aligned table, JSON (stable keys), CSV (RFC 4180) or one
+ * self-contained HTML page (cmd_report_html.c).
+ */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cli.h"
+#include "cmd_report.h"
 #include "expr.h"
 #include "policy.h"
 #include "render.h"
 #include "sms.h"
+#include "store_report.h"
 #include "transport.h"
 #include "timeutil.h"
+#include "tz.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
-static const char *const states[] = {"scheduled", "deferred",  "sending", "sent",
-				     "delivered", "failed",    "bounced", "suppressed",
-				     "expired",   "cancelled"};
-#define NSTATES (sizeof(states) / sizeof(states[0]))
+const char *const report_state_names[RS_N] = {
+	"scheduled", "deferred", "sending",    "sent",    "delivered",
+	"failed",    "bounced",  "suppressed", "expired", "cancelled"};
 
-struct rline {
-	char *campaign, *channel, *template;
-	int step;
-	int64_t n[NSTATES];
-};
+const char *const report_rate_names[RR_N] = {"delivery_rate", "open_rate",	  "click_rate",
+					     "reply_rate",    "unsubscribe_rate", "conversion_rate"};
 
-struct rep {
-	struct rline *l;
-	size_t n;
-};
-
-static void collect(void *ud, const struct report_row *r)
+static double ratio(int64_t a, int64_t b)
 {
-	struct rep *rp = ud;
-	struct rline *x = rp->n ? &rp->l[rp->n - 1] : NULL;
-	if (!x || strcmp(x->campaign, r->campaign) != 0 || x->step != r->step ||
-	    strcmp(x->channel, r->channel) != 0 || strcmp(x->template, r->template) != 0) {
-		rp->l = xrealloc(rp->l, (rp->n + 1) * sizeof(*rp->l));
-		x = &rp->l[rp->n++];
-		memset(x, 0, sizeof(*x));
-		x->campaign = xstrdup(r->campaign);
-		x->channel = xstrdup(r->channel);
-		x->template = xstrdup(r->template);
-		x->step = r->step;
+	return b > 0 ? (double)a / (double)b : -1;
+}
+
+void report_rates(const struct report_counts *c, int has_goal, double out[RR_N])
+{
+	int64_t sent = c->state[RS_SENT];
+	out[RR_DELIVERY] = ratio(c->state[RS_DELIVERED], c->sent_receipted);
+	out[RR_OPEN] = ratio(c->opened, c->sent_email);
+	out[RR_CLICK] = ratio(c->clicked, sent);
+	out[RR_REPLY] = ratio(c->replied, sent);
+	out[RR_UNSUBSCRIBE] = ratio(c->unsubscribed, sent);
+	out[RR_CONVERSION] = has_goal ? ratio(c->converted, c->total) : -1;
+}
+
+void report_lift(const struct report_campaign *c, int64_t treated, int64_t converted,
+		 struct report_lift *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->treated_rate = c->goal ? ratio(converted, treated) : -1;
+	out->holdout_rate = c->goal ? ratio(c->holdout_converted, c->holdout) : -1;
+	if (out->treated_rate < 0 || out->holdout_rate < 0)
+		return;
+	out->has_points = 1;
+	out->points = (out->treated_rate - out->holdout_rate) * 100;
+	if (out->holdout_rate > 0) {
+		out->has_relative = 1;
+		out->relative = (out->treated_rate - out->holdout_rate) / out->holdout_rate;
 	}
-	for (size_t i = 0; i < NSTATES; i++)
-		if (strcmp(states[i], r->state) == 0)
-			x->n[i] += r->n;
+}
+
+static void counts_add(struct report_counts *to, const struct report_counts *c)
+{
+	for (size_t k = 0; k < RS_N; k++)
+		to->state[k] += c->state[k];
+	to->total += c->total;
+	to->opened += c->opened;
+	to->clicked += c->clicked;
+	to->replied += c->replied;
+	to->unsubscribed += c->unsubscribed;
+	to->converted += c->converted;
+	to->sent_email += c->sent_email;
+	to->receipts += c->receipts;
+	to->sent_receipted += c->sent_receipted;
+}
+
+/* ---- building the report ---- */
+
+/* strmap - string -> index (open addressing, FNV-1a); keys owned */
+struct strmap {
+	char **keys;
+	size_t *val;
+	size_t cap, n;
+};
+
+static size_t str_hash(const char *s)
+{
+	size_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* strmap_slot - the value stored under key; a new key gets a slot set to
+ * 0 and *added 1 */
+static size_t *strmap_slot(struct strmap *m, const char *key, int *added)
+{
+	size_t i;
+	if (2 * (m->n + 1) > m->cap) {
+		struct strmap big = {NULL, NULL, m->cap ? m->cap * 2 : 64, 0};
+		big.keys = xcalloc(big.cap, sizeof(*big.keys));
+		big.val = xcalloc(big.cap, sizeof(*big.val));
+		for (size_t j = 0; j < m->cap; j++) {
+			if (!m->keys[j])
+				continue;
+			for (i = str_hash(m->keys[j]) & (big.cap - 1); big.keys[i];
+			     i = (i + 1) & (big.cap - 1))
+				;
+			big.keys[i] = m->keys[j];
+			big.val[i] = m->val[j];
+			big.n++;
+		}
+		free(m->keys);
+		free(m->val);
+		*m = big;
+	}
+	for (i = str_hash(key) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1))
+		if (strcmp(m->keys[i], key) == 0) {
+			*added = 0;
+			return &m->val[i];
+		}
+	m->keys[i] = xstrdup(key);
+	m->val[i] = 0;
+	m->n++;
+	*added = 1;
+	return &m->val[i];
+}
+
+/* strmap_find - the index stored under key, or (size_t)-1 */
+static size_t strmap_find(const struct strmap *m, const char *key)
+{
+	if (!m->cap)
+		return (size_t)-1;
+	for (size_t i = str_hash(key) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1))
+		if (strcmp(m->keys[i], key) == 0)
+			return m->val[i];
+	return (size_t)-1;
+}
+
+static void strmap_release(struct strmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->keys[i]);
+	free(m->keys);
+	free(m->val);
+	memset(m, 0, sizeof(*m));
+}
+
+/* what became of one send, from its row and the events answering it */
+enum {
+	F_SENT = 1 << 0,
+	F_EMAIL = 1 << 1,
+	F_DELIVERED = 1 << 2,
+	F_RECEIPT = 1 << 3,
+	F_OPENED = 1 << 4,
+	F_CLICKED = 1 << 5,
+	F_REPLIED = 1 << 6,
+	F_UNSUB = 1 << 7,
+	F_CONVERTED = 1 << 8,
+};
+
+struct sendrec {
+	int64_t id, sent_at, reply_at;
+	size_t line;
+	unsigned flags;
+};
+
+struct conv {
+	int64_t id;
+	int converted;
+};
+
+struct build {
+	const struct config *cfg;
+	struct report *r;
+	struct strmap lines;    /* line key -> index in r->lines */
+	struct strmap contacts; /* contact -> 1 + index of its first segment in cfg */
+	struct sendrec *sends;
+	size_t nsends, capsends;
+	struct conv *convs; /* every enrollment's conversion, by id once sorted */
+	size_t nconvs, capconvs;
+	struct report_campaign *camp; /* the campaign enrollments are read for */
+	/* days */
+	struct report_day *days;
+	size_t ndays, capdays;
+	int64_t day_lo, day_hi; /* the local day [lo, hi) last looked up */
+	char day[16];
+};
+
+static void on_segment(void *ud, const char *contact, const char *segment)
+{
+	struct build *b = ud;
+	size_t seg = 0;
+	while (seg < b->cfg->nsegments && strcmp(b->cfg->segments[seg].name, segment) != 0)
+		seg++;
+	if (seg == b->cfg->nsegments)
+		return; /* a segment no longer configured */
+	int added;
+	size_t *v = strmap_slot(&b->contacts, contact, &added);
+	if (added || seg + 1 < *v)
+		*v = seg + 1; /* the first in config order */
+}
+
+static void on_campaign(void *ud, const char *name)
+{
+	struct build *b = ud;
+	struct report *r = b->r;
+	r->campaigns = xrealloc(r->campaigns, (r->ncampaigns + 1) * sizeof(*r->campaigns));
+	struct report_campaign *c = &r->campaigns[r->ncampaigns++];
+	memset(c, 0, sizeof(*c));
+	c->name = xstrdup(name);
+	c->holdout_share = -1;
+	const struct campaign_conf *cc = config_campaign(b->cfg, name);
+	if (cc) {
+		c->goal = cc->goal_event;
+		c->goal_within = cc->goal_within;
+		c->holdout_share = cc->holdout;
+	}
+}
+
+static struct report_variant *variant_of(struct report_campaign *c, const char *name)
+{
+	for (size_t i = 0; i < c->nvariants; i++)
+		if (strcmp(c->variants[i].name, name) == 0)
+			return &c->variants[i];
+	c->variants = xrealloc(c->variants, (c->nvariants + 1) * sizeof(*c->variants));
+	struct report_variant *v = &c->variants[c->nvariants++];
+	memset(v, 0, sizeof(*v));
+	v->name = xstrdup(name);
+	return v;
+}
+
+static void on_enrollment(void *ud, const struct report_enrollment *en)
+{
+	struct build *b = ud;
+	struct report_campaign *c = b->camp;
+	if (en->holdout) {
+		c->holdout++;
+		c->holdout_converted += en->converted;
+	} else {
+		c->treated++;
+		c->treated_converted += en->converted;
+		if (en->variant[0]) {
+			struct report_variant *v = variant_of(c, en->variant);
+			v->treated++;
+			v->converted += en->converted;
+		}
+	}
+	if (!en->converted)
+		return;
+	if (b->nconvs == b->capconvs) {
+		b->capconvs = b->capconvs ? 2 * b->capconvs : 256;
+		b->convs = xrealloc(b->convs, b->capconvs * sizeof(*b->convs));
+	}
+	b->convs[b->nconvs++] = (struct conv){en->id, 1};
+}
+
+static int cmp_conv(const void *a, const void *b)
+{
+	int64_t x = ((const struct conv *)a)->id, y = ((const struct conv *)b)->id;
+	return (x > y) - (x < y);
+}
+
+static int converted(const struct build *b, int64_t enrollment)
+{
+	struct conv key = {enrollment, 0};
+	return bsearch(&key, b->convs, b->nconvs, sizeof(*b->convs), cmp_conv) != NULL;
+}
+
+static void on_send(void *ud, const struct report_send *s)
+{
+	struct build *b = ud;
+	struct report *r = b->r;
+	size_t seg = strmap_find(&b->contacts, s->contact);
+	const char *segment = seg == (size_t)-1 || seg == 0 ? "" : b->cfg->segments[seg - 1].name;
+	char *key = xasprintf("%s\x1f%d\x1f%s\x1f%s\x1f%s\x1f%s", s->campaign, s->step, s->channel,
+			      s->template, s->variant, segment);
+	int added;
+	size_t *slot = strmap_slot(&b->lines, key, &added);
+	free(key);
+	if (added) {
+		*slot = r->nlines;
+		r->lines = xrealloc(r->lines, (r->nlines + 1) * sizeof(*r->lines));
+		struct report_line *l = &r->lines[r->nlines++];
+		memset(l, 0, sizeof(*l));
+		l->campaign = xstrdup(s->campaign);
+		l->step = s->step + 1;
+		l->channel = xstrdup(s->channel);
+		l->template = xstrdup(s->template);
+		l->variant = xstrdup(s->variant);
+		l->segment = xstrdup(segment);
+		const struct campaign_conf *cc = config_campaign(b->cfg, s->campaign);
+		l->has_goal = cc && cc->goal_event;
+	}
+	size_t li = *slot;
+	struct report_line *l = &r->lines[li];
+	l->c.total++;
+	for (size_t k = 0; k < RS_N; k++)
+		if (k != RS_SENT && k != RS_DELIVERED && strcmp(report_state_names[k], s->state) == 0)
+			l->c.state[k]++;
+	struct sendrec rec = {s->id, s->sent_at, 0, li, 0};
+	int out = s->sent_at > 0 || strcmp(s->state, "sent") == 0 ||
+		  strcmp(s->state, "delivered") == 0 || strcmp(s->state, "bounced") == 0;
+	if (out) {
+		rec.flags |= F_SENT;
+		if (strcmp(s->channel, "email") == 0)
+			rec.flags |= F_EMAIL;
+		if (strcmp(s->state, "delivered") == 0)
+			rec.flags |= F_DELIVERED | F_RECEIPT;
+		if (strcmp(s->state, "bounced") == 0 || strcmp(s->state, "failed") == 0)
+			rec.flags |= F_RECEIPT;
+	}
+	if (l->has_goal && converted(b, s->enrollment_id))
+		rec.flags |= F_CONVERTED;
+	if (b->nsends == b->capsends) {
+		b->capsends = b->capsends ? 2 * b->capsends : 1024;
+		b->sends = xrealloc(b->sends, b->capsends * sizeof(*b->sends));
+	}
+	b->sends[b->nsends++] = rec;
+}
+
+static int cmp_send(const void *a, const void *b)
+{
+	int64_t x = ((const struct sendrec *)a)->id, y = ((const struct sendrec *)b)->id;
+	return (x > y) - (x < y);
+}
+
+/* is_machine - the event's data says "machine": true */
+static int is_machine(const char *data)
+{
+	if (!data || !strstr(data, "machine"))
+		return 0;
+	json_t *d = json_loads(data, 0, NULL);
+	int m = json_is_true(json_object_get(d, "machine"));
+	json_decref(d);
+	return m;
+}
+
+struct ev_ctx {
+	struct build *b;
+	int machine_opens;
+};
+
+static void on_event(void *ud, const struct report_event *ev)
+{
+	struct ev_ctx *x = ud;
+	struct build *b = x->b;
+	struct sendrec key = {.id = ev->send_id};
+	struct sendrec *s = bsearch(&key, b->sends, b->nsends, sizeof(*b->sends), cmp_send);
+	if (!s)
+		return;
+	const char *t = ev->type;
+	if (strcmp(t, "delivered") == 0) {
+		s->flags |= F_SENT | F_DELIVERED | F_RECEIPT;
+	} else if (strcmp(t, "bounced") == 0) {
+		s->flags |= F_RECEIPT;
+	} else if (strcmp(t, "opened") == 0 || strcmp(t, "clicked") == 0) {
+		unsigned f = t[0] == 'o' ? F_OPENED : F_CLICKED;
+		if (!(s->flags & f) && (x->machine_opens || !is_machine(ev->data)))
+			s->flags |= f;
+	} else if (strcmp(t, "replied") == 0) {
+		if (!(s->flags & F_REPLIED))
+			s->reply_at = ev->at;
+		s->flags |= F_REPLIED;
+	} else if (strcmp(t, "unsubscribed") == 0) {
+		s->flags |= F_UNSUB;
+	}
+}
+
+/* day_of - the local date of t in the report's zone into b->day */
+static const char *day_of(struct build *b, int64_t t)
+{
+	if (b->day_hi > b->day_lo && t >= b->day_lo && t < b->day_hi)
+		return b->day;
+	struct tz_local l;
+	if (tz_localtime(b->r->zone, t, &l) < 0) {
+		/* the zone was validated with the config; UTC all the same */
+		int64_t d = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+		char ts[32];
+		time_format(d * 86400, ts, sizeof(ts));
+		snprintf(b->day, sizeof(b->day), "%.10s", ts);
+		b->day_lo = d * 86400;
+		b->day_hi = b->day_lo + 86400;
+		return b->day;
+	}
+	snprintf(b->day, sizeof(b->day), "%04d-%02d-%02d", l.year, l.month, l.day);
+	struct tz_local m = l;
+	m.hour = m.minute = m.second = 0;
+	int64_t lo, hi;
+	if (tz_mktime(b->r->zone, &m, &lo) == 0 && lo <= t) {
+		/* the next midnight: a day is 23 to 25 hours */
+		struct tz_local n;
+		if (tz_localtime(b->r->zone, lo + 26 * 3600, &n) == 0) {
+			n.hour = n.minute = n.second = 0;
+			if (tz_mktime(b->r->zone, &n, &hi) == 0 && hi > t) {
+				b->day_lo = lo;
+				b->day_hi = hi;
+				return b->day;
+			}
+		}
+	}
+	b->day_lo = b->day_hi = 0; /* no cache */
+	return b->day;
+}
+
+static struct report_day *day_get(struct build *b, const char *date)
+{
+	size_t lo = 0, hi = b->ndays;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(b->days[mid].date, date);
+		if (c == 0)
+			return &b->days[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (b->ndays == b->capdays) {
+		b->capdays = b->capdays ? 2 * b->capdays : 32;
+		b->days = xrealloc(b->days, b->capdays * sizeof(*b->days));
+	}
+	memmove(&b->days[lo + 1], &b->days[lo], (b->ndays - lo) * sizeof(*b->days));
+	b->ndays++;
+	memset(&b->days[lo], 0, sizeof(*b->days));
+	snprintf(b->days[lo].date, sizeof(b->days[lo].date), "%s", date);
+	return &b->days[lo];
+}
+
+/* days_from_civil / civil_from_days - proleptic Gregorian dates and day
+ * numbers (H. Hinnant's algorithms), for filling the days between */
+static int64_t days_from_civil(int y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static int64_t date_number(const char *date)
+{
+	int y = 0, m = 0, d = 0;
+	for (int i = 0; i < 4; i++)
+		y = y * 10 + (date[i] - '0');
+	m = (date[5] - '0') * 10 + (date[6] - '0');
+	d = (date[8] - '0') * 10 + (date[9] - '0');
+	return days_from_civil(y, m, d);
+}
+
+/* fill_days - every day from the first to the last, zeros between */
+static void fill_days(struct build *b)
+{
+	struct report *r = b->r;
+	if (!b->ndays)
+		return;
+	int64_t first = date_number(b->days[0].date), last = date_number(b->days[b->ndays - 1].date);
+	r->ndays = (size_t)(last - first + 1);
+	r->days = xcalloc(r->ndays, sizeof(*r->days));
+	size_t j = 0;
+	for (size_t i = 0; i < r->ndays; i++) {
+		int y, m, d;
+		civil_from_days(first + (int64_t)i, &y, &m, &d);
+		snprintf(r->days[i].date, sizeof(r->days[i].date), "%04d-%02d-%02d", y % 10000, m,
+			 d);
+		if (j < b->ndays && strcmp(b->days[j].date, r->days[i].date) == 0) {
+			r->days[i].sent = b->days[j].sent;
+			r->days[i].replied = b->days[j].replied;
+			j++;
+		}
+	}
+	free(b->days);
+	b->days = NULL;
+}
+
+static int cmp_str(const char *a, const char *b)
+{
+	return strcmp(a, b);
+}
+
+static int cmp_line(const void *pa, const void *pb)
+{
+	const struct report_line *a = pa, *b = pb;
+	int c;
+	if ((c = cmp_str(a->campaign, b->campaign)))
+		return c;
+	if (a->step != b->step)
+		return a->step < b->step ? -1 : 1;
+	if ((c = cmp_str(a->channel, b->channel)) || (c = cmp_str(a->template, b->template)) ||
+	    (c = cmp_str(a->variant, b->variant)))
+		return c;
+	return cmp_str(a->segment, b->segment);
+}
+
+static int cmp_variant(const void *pa, const void *pb)
+{
+	return strcmp(((const struct report_variant *)pa)->name,
+		      ((const struct report_variant *)pb)->name);
+}
+
+static struct report_campaign *campaign_of(const struct report *r, const char *name)
+{
+	for (size_t i = 0; i < r->ncampaigns; i++)
+		if (strcmp(r->campaigns[i].name, name) == 0)
+			return &r->campaigns[i];
+	return NULL;
+}
+
+/* report_build - read the store and count */
+static int report_build(struct store *s, const struct config *cfg, struct report *r,
+			struct err *e)
+{
+	struct build b = {0};
+	b.cfg = cfg;
+	b.r = r;
+	struct report_filter f = {r->campaign_filter, r->since};
+	int rc = store_report_campaigns(s, &f, on_campaign, &b, e);
+	for (size_t i = 0; rc == 0 && i < r->ncampaigns; i++) {
+		struct report_filter one = {r->campaigns[i].name, r->since};
+		b.camp = &r->campaigns[i];
+		rc = store_report_enrollments(s, &one, b.camp->goal, b.camp->goal_within,
+					      on_enrollment, &b, e);
+	}
+	if (rc == 0)
+		qsort(b.convs, b.nconvs, sizeof(*b.convs), cmp_conv);
+	if (rc == 0)
+		rc = store_report_segments(s, &f, on_segment, &b, e);
+	if (rc == 0)
+		rc = store_report_sends(s, &f, on_send, &b, e);
+	if (rc == 0) {
+		/* ids come in order; sort all the same, bsearch depends on it */
+		qsort(b.sends, b.nsends, sizeof(*b.sends), cmp_send);
+		struct ev_ctx x = {&b, r->machine_opens};
+		rc = store_report_events(s, &f, on_event, &x, e);
+	}
+	if (rc == 0) {
+		for (size_t i = 0; i < b.nsends; i++) {
+			const struct sendrec *sr = &b.sends[i];
+			struct report_counts *c = &r->lines[sr->line].c;
+			unsigned fl = sr->flags;
+			c->state[RS_SENT] += !!(fl & F_SENT);
+			c->state[RS_DELIVERED] += !!(fl & F_DELIVERED);
+			c->sent_email += (fl & F_SENT) && (fl & F_EMAIL);
+			c->receipts += (fl & F_SENT) && (fl & F_RECEIPT);
+			c->opened += !!(fl & F_OPENED);
+			c->clicked += !!(fl & F_CLICKED);
+			c->replied += !!(fl & F_REPLIED);
+			c->unsubscribed += !!(fl & F_UNSUB);
+			c->converted += !!(fl & F_CONVERTED);
+			if ((fl & F_SENT) && sr->sent_at > 0)
+				day_get(&b, day_of(&b, sr->sent_at))->sent++;
+			if (fl & F_REPLIED)
+				day_get(&b, day_of(&b, sr->reply_at))->replied++;
+		}
+		/* a channel with any receipt has them: its sends without one
+		 * count as not delivered (yet); elsewhere the rate is unknown */
+		const char **rch = NULL; /* the channels with receipts (a few) */
+		size_t nrch = 0;
+		for (size_t i = 0; i < r->nlines; i++) {
+			size_t j = 0;
+			while (j < nrch && strcmp(rch[j], r->lines[i].channel))
+				j++;
+			if (r->lines[i].c.receipts && j == nrch) {
+				rch = xrealloc(rch, (nrch + 1) * sizeof(*rch));
+				rch[nrch++] = r->lines[i].channel;
+			}
+		}
+		for (size_t i = 0; i < r->nlines; i++)
+			for (size_t j = 0; j < nrch; j++)
+				if (!strcmp(rch[j], r->lines[i].channel))
+					r->lines[i].c.sent_receipted = r->lines[i].c.state[RS_SENT];
+		free(rch);
+		for (size_t i = 0; i < r->nlines; i++) {
+			struct report_line *l = &r->lines[i];
+			struct report_campaign *c = campaign_of(r, l->campaign);
+			if (!c)
+				continue; /* sends are found by the same filter */
+			counts_add(&c->c, &l->c);
+			if (l->variant[0])
+				counts_add(&variant_of(c, l->variant)->c, &l->c);
+		}
+		for (size_t i = 0; i < r->ncampaigns; i++)
+			qsort(r->campaigns[i].variants, r->campaigns[i].nvariants,
+			      sizeof(*r->campaigns[i].variants), cmp_variant);
+		qsort(r->lines, r->nlines, sizeof(*r->lines), cmp_line);
+		fill_days(&b);
+	}
+	free(b.days);
+	free(b.sends);
+	free(b.convs);
+	strmap_release(&b.lines);
+	strmap_release(&b.contacts);
+	return rc;
+}
+
+static void report_release(struct report *r)
+{
+	for (size_t i = 0; i < r->nlines; i++) {
+		struct report_line *l = &r->lines[i];
+		free(l->campaign);
+		free(l->channel);
+		free(l->template);
+		free(l->variant);
+		free(l->segment);
+	}
+	free(r->lines);
+	for (size_t i = 0; i < r->ncampaigns; i++) {
+		for (size_t j = 0; j < r->campaigns[i].nvariants; j++)
+			free(r->campaigns[i].variants[j].name);
+		free(r->campaigns[i].variants);
+		free(r->campaigns[i].name);
+	}
+	free(r->campaigns);
+	free(r->days);
+}
+
+/* ---- json ---- */
+
+static json_t *jrate(double v)
+{
+	return v < 0 ? json_null() : json_real(v);
+}
+
+/* jstr - a JSON string of s; bytes that are not UTF-8 (a store written by
+ * something else) become U+FFFD rather than losing the row */
+static json_t *jstr(const char *s)
+{
+	json_t *v = json_string(s);
+	if (v)
+		return v;
+	struct buf b = BUF_INIT;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	while (n) {
+		size_t len = utf8_len(p, n);
+		if (len)
+			buf_append(&b, p, len);
+		else
+			buf_puts(&b, "\xef\xbf\xbd");
+		len = len ? len : 1;
+		p += len;
+		n -= len;
+	}
+	v = json_string(buf_cstr(&b));
+	buf_release(&b);
+	return v ? v : json_string("");
+}
+
+static void set_str(json_t *o, const char *key, const char *s)
+{
+	json_object_set_new(o, key, jstr(s));
+}
+
+/* counts_json - the funnel counts and rates of c into o */
+static void counts_json(json_t *o, const struct report_counts *c, const double rates[RR_N],
+			int with_states)
+{
+	for (size_t k = 0; k < RS_N; k++)
+		if (with_states || k == RS_SENT || k == RS_DELIVERED)
+			json_object_set_new(o, report_state_names[k], json_integer(c->state[k]));
+	json_object_set_new(o, "total", json_integer(c->total));
+	json_object_set_new(o, "opened", json_integer(c->opened));
+	json_object_set_new(o, "clicked", json_integer(c->clicked));
+	json_object_set_new(o, "replied", json_integer(c->replied));
+	json_object_set_new(o, "unsubscribed", json_integer(c->unsubscribed));
+	json_object_set_new(o, "converted", json_integer(c->converted));
+	for (size_t k = 0; k < RR_N; k++)
+		json_object_set_new(o, report_rate_names[k], jrate(rates[k]));
+}
+
+static void lift_json(json_t *o, const struct report_campaign *c, int64_t treated,
+		      int64_t conv)
+{
+	struct report_lift lf;
+	report_lift(c, treated, conv, &lf);
+	json_object_set_new(o, "lift_points", lf.has_points ? json_real(lf.points) : json_null());
+	json_object_set_new(o, "lift_relative",
+			    lf.has_relative ? json_real(lf.relative) : json_null());
+}
+
+static json_t *line_json(const struct report_line *l)
+{
+	json_t *o = json_object();
+	set_str(o, "campaign", l->campaign);
+	json_object_set_new(o, "step", json_integer(l->step));
+	set_str(o, "channel", l->channel);
+	set_str(o, "template", l->template);
+	set_str(o, "variant", l->variant);
+	set_str(o, "segment", l->segment);
+	double rates[RR_N];
+	report_rates(&l->c, l->has_goal, rates);
+	counts_json(o, &l->c, rates, 1);
+	return o;
+}
+
+static json_t *campaign_json(const struct report_campaign *c)
+{
+	json_t *o = json_object();
+	set_str(o, "campaign", c->name);
+	if (c->goal) {
+		char within[32];
+		duration_format(c->goal_within, within, sizeof(within));
+		json_t *g = json_object();
+		set_str(g, "event", c->goal);
+		set_str(g, "within", within);
+		json_object_set_new(o, "goal", g);
+	} else {
+		json_object_set_new(o, "goal", json_null());
+	}
+	json_object_set_new(o, "holdout_share", jrate(c->holdout_share));
+	struct report_counts cc = c->c;
+	cc.converted = c->treated_converted;
+	cc.total = c->treated;
+	double rates[RR_N];
+	report_rates(&cc, c->goal != NULL, rates);
+	counts_json(o, &c->c, rates, 1);
+	json_object_set_new(o, "converted", json_integer(c->treated_converted));
+	json_object_set_new(o, "treated", json_integer(c->treated));
+	if (c->holdout || c->holdout_share > 0)
+		json_object_set_new(o, "holdout",
+				    json_pack("{s:I, s:I, s:o}", "enrollments", (json_int_t)c->holdout,
+					      "converted", (json_int_t)c->holdout_converted,
+					      "conversion_rate",
+					      jrate(c->goal ? ratio(c->holdout_converted, c->holdout)
+							    : -1)));
+	else
+		json_object_set_new(o, "holdout", json_null());
+	lift_json(o, c, c->treated, c->treated_converted);
+	json_t *vs = json_array();
+	for (size_t i = 0; i < c->nvariants; i++) {
+		const struct report_variant *v = &c->variants[i];
+		json_t *vo = json_object();
+		set_str(vo, "variant", v->name);
+		json_object_set_new(vo, "treated", json_integer(v->treated));
+		json_object_set_new(vo, "converted", json_integer(v->converted));
+		json_object_set_new(vo, "conversion_rate",
+				    jrate(c->goal ? ratio(v->converted, v->treated) : -1));
+		lift_json(vo, c, v->treated, v->converted);
+		struct report_counts vc = v->c;
+		vc.converted = v->converted;
+		vc.total = v->treated;
+		report_rates(&vc, c->goal != NULL, rates);
+		rates[RR_CONVERSION] = -1; /* given above */
+		json_t *fo = json_object();
+		counts_json(fo, &v->c, rates, 0);
+		json_object_del(fo, "converted");
+		json_object_del(fo, "conversion_rate");
+		json_object_update(vo, fo);
+		json_decref(fo);
+		json_array_append_new(vs, vo);
+	}
+	json_object_set_new(o, "variants", vs);
+	return o;
+}
+
+static void write_json(FILE *out, const struct report *r, const struct config *cfg)
+{
+	json_t *rows = json_array();
+	for (size_t i = 0; i < r->nlines; i++)
+		json_array_append_new(rows, line_json(&r->lines[i]));
+	json_t *doc = json_pack("{s:o}", "rows", rows);
+	/* as before: every configured campaign the filter names */
+	json_t *en = json_object();
+	for (size_t k = 0; k < cfg->ncampaigns; k++) {
+		const char *name = cfg->campaigns[k].name;
+		if (r->campaign_filter && strcmp(r->campaign_filter, name))
+			continue;
+		const struct report_campaign *c = campaign_of(r, name);
+		json_object_set_new(en, name,
+				    json_pack("{s:I, s:I}", "treated",
+					      (json_int_t)(c ? c->treated : 0), "holdout",
+					      (json_int_t)(c ? c->holdout : 0)));
+	}
+	json_object_set_new(doc, "enrollments", en);
+	json_t *cs = json_array();
+	for (size_t i = 0; i < r->ncampaigns; i++)
+		json_array_append_new(cs, campaign_json(&r->campaigns[i]));
+	json_object_set_new(doc, "campaigns", cs);
+	json_t *days = json_array();
+	for (size_t i = 0; i < r->ndays; i++)
+		json_array_append_new(days, json_pack("{s:s, s:I, s:I}", "date", r->days[i].date,
+						      "sent", (json_int_t)r->days[i].sent,
+						      "replied", (json_int_t)r->days[i].replied));
+	json_object_set_new(doc, "daily", days);
+	json_object_set_new(doc, "timezone", json_string(r->zone));
+	if (r->since != INT64_MIN) {
+		char ts[32];
+		time_format(r->since, ts, sizeof(ts));
+		json_object_set_new(doc, "since", json_string(ts));
+	} else {
+		json_object_set_new(doc, "since", json_null());
+	}
+	json_object_set_new(doc, "machine_opens", json_boolean(r->machine_opens));
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	fprintf(out, "%s\n", text);
+	free(text);
+	json_decref(doc);
+}
+
+/* ---- csv ---- */
+
+/* csv_field - RFC 4180: quoted when it holds a comma, quote, CR or LF,
+ * quotes doubled */
+static void csv_field(FILE *out, const char *s, int first)
+{
+	if (!first)
+		fputc(',', out);
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void rate_text(double v, char *out, size_t n)
+{
+	if (v < 0)
+		out[0] = '\0';
+	else
+		snprintf(out, n, "%.6g", v);
+}
+
+static void write_csv(FILE *out, const struct report *r)
+{
+	/* the first columns as they always were, the funnel after them */
+	static const char *const head[] = {"campaign", "step", "channel", "template"};
+	static const char *const tail[] = {"variant", "segment", "total", "opened", "clicked",
+					   "replied", "unsubscribed", "converted"};
+	for (size_t k = 0; k < 4; k++)
+		csv_field(out, head[k], k == 0);
+	for (size_t k = 0; k < RS_N; k++)
+		csv_field(out, report_state_names[k], 0);
+	for (size_t k = 0; k < sizeof(tail) / sizeof(tail[0]); k++)
+		csv_field(out, tail[k], 0);
+	for (size_t k = 0; k < RR_N; k++)
+		csv_field(out, report_rate_names[k], 0);
+	fputc('\n', out);
+	for (size_t i = 0; i < r->nlines; i++) {
+		const struct report_line *l = &r->lines[i];
+		const struct report_counts *c = &l->c;
+		csv_field(out, l->campaign, 1);
+		fprintf(out, ",%d", l->step);
+		csv_field(out, l->channel, 0);
+		csv_field(out, l->template, 0);
+		for (size_t k = 0; k < RS_N; k++)
+			fprintf(out, ",%lld", (long long)c->state[k]);
+		csv_field(out, l->variant, 0);
+		csv_field(out, l->segment, 0);
+		fprintf(out, ",%lld,%lld,%lld,%lld,%lld,%lld", (long long)c->total,
+			(long long)c->opened, (long long)c->clicked, (long long)c->replied,
+			(long long)c->unsubscribed, (long long)c->converted);
+		double rates[RR_N];
+		report_rates(c, l->has_goal, rates);
+		for (size_t k = 0; k < RR_N; k++) {
+			char t[32];
+			rate_text(rates[k], t, sizeof(t));
+			fprintf(out, ",%s", t);
+		}
+		fputc('\n', out);
+	}
+}
+
+/* ---- table ---- */
+
+/* display_width - terminal columns of UTF-8 text: East Asian wide and
+ * fullwidth characters take two */
+static size_t display_width(const char *s)
+{
+	size_t w = 0, n = strlen(s);
+	const unsigned char *p = (const unsigned char *)s;
+	while (n) {
+		size_t len = utf8_len(p, n);
+		if (!len) {
+			w++, p++, n--;
+			continue;
+		}
+		unsigned cp = len == 1 ? p[0]
+			      : len == 2 ? ((p[0] & 0x1fu) << 6) | (p[1] & 0x3fu)
+			      : len == 3 ? ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) |
+					       (p[2] & 0x3fu)
+					 : ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) |
+					       ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
+		int wide = (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+			   (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+			   (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+			   (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) ||
+			   (cp >= 0x20000 && cp <= 0x3fffd);
+		w += wide ? 2 : 1;
+		p += len;
+		n -= len;
+	}
+	return w;
+}
+
+/* a table of owned cells, printed with aligned columns */
+struct table {
+	size_t ncols, nrows;
+	const char *const *head;
+	const unsigned char *right; /* per column: 1 right-aligned (numbers) */
+	char **cells;               /* nrows * ncols */
+};
+
+static void table_add(struct table *t, char **row)
+{
+	t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(*t->cells));
+	memcpy(&t->cells[t->nrows * t->ncols], row, t->ncols * sizeof(*row));
+	t->nrows++;
+}
+
+static void pad(FILE *out, size_t n)
+{
+	while (n--)
+		fputc(' ', out);
+}
+
+static void table_print(FILE *out, struct table *t)
+{
+	size_t *w = xcalloc(t->ncols, sizeof(*w));
+	for (size_t k = 0; k < t->ncols; k++) {
+		w[k] = display_width(t->head[k]);
+		for (size_t i = 0; i < t->nrows; i++) {
+			size_t x = display_width(t->cells[i * t->ncols + k]);
+			if (x > w[k])
+				w[k] = x;
+		}
+	}
+	for (size_t i = 0; i <= t->nrows; i++) {
+		for (size_t k = 0; k < t->ncols; k++) {
+			const char *v = i ? t->cells[(i - 1) * t->ncols + k] : t->head[k];
+			size_t gap = w[k] - display_width(v);
+			if (k)
+				fputs("  ", out);
+			if (t->right[k])
+				pad(out, gap);
+			fputs(v, out);
+			if (!t->right[k] && k + 1 < t->ncols)
+				pad(out, gap);
+		}
+		fputc('\n', out);
+	}
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(w);
+	t->cells = NULL;
+	t->nrows = 0;
+}
+
+static char *num(int64_t v)
+{
+	return xasprintf("%lld", (long long)v);
+}
+
+static char *pct(double v)
+{
+	return v < 0 ? xstrdup("-") : xasprintf("%.1f%%", v * 100);
+}
+
+static char *text(const char *s)
+{
+	return xstrdup(s && *s ? s : "-");
+}
+
+static char *points(const struct report_lift *lf)
+{
+	if (!lf->has_points)
+		return xstrdup("-");
+	if (!lf->has_relative)
+		return xasprintf("%+.1f pts", lf->points);
+	return xasprintf("%+.1f pts (%+.0f%%)", lf->points, lf->relative * 100);
+}
+
+static void write_table(FILE *out, const struct report *r)
+{
+	/* the counts */
+	static const char *const h1[] = {
+		"campaign",  "step",	"channel",   "template",   "variant", "segment",
+		"scheduled", "deferred", "sending",  "sent",	   "delivered", "failed",
+		"bounced",   "suppressed", "expired", "cancelled", "opened",  "clicked",
+		"replied",   "unsubscribed", "converted"};
+	static const unsigned char r1[] = {0, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1,
+					   1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+	struct table t = {21, 0, h1, r1, NULL};
+	for (size_t i = 0; i < r->nlines; i++) {
+		const struct report_line *l = &r->lines[i];
+		char *row[21] = {text(l->campaign), num(l->step),    text(l->channel),
+				 text(l->template), text(l->variant), text(l->segment)};
+		for (size_t k = 0; k < RS_N; k++)
+			row[6 + k] = num(l->c.state[k]);
+		row[16] = num(l->c.opened);
+		row[17] = num(l->c.clicked);
+		row[18] = num(l->c.replied);
+		row[19] = num(l->c.unsubscribed);
+		row[20] = num(l->c.converted);
+		table_add(&t, row);
+	}
+	table_print(out, &t);
+	/* the rates */
+	static const char *const h2[] = {"campaign", "step",  "channel", "variant",
+					 "segment",  "sent",  "delivery", "open",
+					 "click",    "reply", "unsubscribe", "conversion"};
+	static const unsigned char r2[] = {0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
+	struct table t2 = {12, 0, h2, r2, NULL};
+	for (size_t i = 0; i < r->nlines; i++) {
+		const struct report_line *l = &r->lines[i];
+		double rates[RR_N];
+		report_rates(&l->c, l->has_goal, rates);
+		char *row[12] = {text(l->campaign), num(l->step),	    text(l->channel),
+				 text(l->variant),  text(l->segment),	    num(l->c.state[RS_SENT])};
+		for (size_t k = 0; k < RR_N; k++)
+			row[6 + k] = pct(rates[k]);
+		table_add(&t2, row);
+	}
+	fputc('\n', out);
+	table_print(out, &t2);
+	/* the goal: treated against the holdout */
+	static const char *const h3[] = {"campaign", "variant", "goal",	   "treated",
+					 "converted", "rate",	 "holdout", "converted",
+					 "rate",      "lift"};
+	static const unsigned char r3[] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 0};
+	struct table t3 = {10, 0, h3, r3, NULL};
+	for (size_t i = 0; i < r->ncampaigns; i++) {
+		const struct report_campaign *c = &r->campaigns[i];
+		char within[32] = "";
+		if (c->goal)
+			duration_format(c->goal_within, within, sizeof(within));
+		for (size_t v = 0; v <= c->nvariants; v++) {
+			int64_t tr = v ? c->variants[v - 1].treated : c->treated;
+			int64_t cv = v ? c->variants[v - 1].converted : c->treated_converted;
+			struct report_lift lf;
+			report_lift(c, tr, cv, &lf);
+			char *row[10] = {
+				text(c->name),
+				text(v ? c->variants[v - 1].name : "all"),
+				c->goal ? xasprintf("%s in %s", c->goal, within) : xstrdup("-"),
+				num(tr),
+				num(cv),
+				pct(lf.treated_rate),
+				num(c->holdout),
+				num(c->holdout_converted),
+				pct(lf.holdout_rate),
+				points(&lf),
+			};
+			table_add(&t3, row);
+		}
+	}
+	fputc('\n', out);
+	table_print(out, &t3);
 }
 
 int cmd_report(struct cli *c)
 {
-	const char *campaign = NULL, *since = NULL, *format = "table";
+	const char *campaign = NULL, *since = NULL, *format = "table", *output = NULL;
+	int machine = 0;
 	for (int i = 1; i < c->argc; i++) {
+		if (strcmp(c->argv[i], "--include-machine-opens") == 0) {
+			machine = 1;
+			continue;
+		}
 		if (cli_opt(c->argc, c->argv, &i, "--campaign", &campaign) ||
 		    cli_opt(c->argc, c->argv, &i, "--since", &since) ||
-		    cli_opt(c->argc, c->argv, &i, "--format", &format))
+		    cli_opt(c->argc, c->argv, &i, "--format", &format) ||
+		    cli_opt(c->argc, c->argv, &i, "--output", &output))
 			continue;
 		cli_usage_error("report: unknown argument \"%s\"", c->argv[i]);
 	}
-	if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv"))
-		cli_usage_error("report: --format: expected table, json or csv, not \"%s\"", format);
+	if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv") &&
+	    strcmp(format, "html"))
+		cli_usage_error("report: --format: expected table, json, csv or html, not \"%s\"",
+				format);
 	int64_t t0 = since ? cli_time("--since", since) : INT64_MIN;
 	struct config *cfg = cli_config(c);
 	if (campaign && !config_campaign(cfg, campaign))
 		cli_usage_error("report: --campaign: no campaign \"%s\" in %s", campaign, cfg->path);
 	struct store *s = cli_store(cfg, 1);
 	struct err e = {{0}};
-	struct rep rp = {0};
-	int rc = store_report(s, campaign, t0, collect, &rp, &e);
+	struct report r = {0};
+	r.campaign_filter = campaign;
+	r.since = t0;
+	r.zone = cfg->timezone;
+	r.machine_opens = machine;
+	int rc = report_build(s, cfg, &r, &e);
+	store_close(s);
+	FILE *out = stdout;
 	if (rc < 0) {
 		fprintf(stderr, "outreach: report: %s\n", e.msg);
-	} else if (strcmp(format, "json") == 0) {
-		json_t *a = json_array();
-		for (size_t i = 0; i < rp.n; i++) {
-			json_t *o = json_pack("{s:s, s:i, s:s, s:s}", "campaign", rp.l[i].campaign, "step",
-					      rp.l[i].step + 1, "channel", rp.l[i].channel, "template",
-					      rp.l[i].template);
-			for (size_t k = 0; k < NSTATES; k++)
-				json_object_set_new(o, states[k], json_integer(rp.l[i].n[k]));
-			json_array_append_new(a, o);
-		}
-		json_t *doc = json_pack("{s:o}", "rows", a);
-		json_t *ho = json_object();
-		for (size_t k = 0; k < cfg->ncampaigns; k++) {
-			int64_t treated = 0, holdout = 0;
-			if (campaign && strcmp(campaign, cfg->campaigns[k].name))
-				continue;
-			if (store_enrollment_counts(s, cfg->campaigns[k].name, t0, &treated, &holdout,
-						    &e) == 0)
-				json_object_set_new(ho, cfg->campaigns[k].name,
-						    json_pack("{s:I, s:I}", "treated",
-							      (json_int_t)treated, "holdout",
-							      (json_int_t)holdout));
-		}
-		json_object_set_new(doc, "enrollments", ho);
-		char *out = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		printf("%s\n", out);
-		free(out);
-		json_decref(doc);
+	} else if (output && !(out = fopen(output, "w"))) {
+		fprintf(stderr, "outreach: report: cannot write %s: %s\n", output, strerror(errno));
+		rc = -1;
 	} else {
-		int csv = strcmp(format, "csv") == 0;
-		printf(csv ? "campaign,step,channel,template" : "%-16s %4s %-6s %-20s", "campaign",
-		       "step", "channel", "template");
-		for (size_t k = 0; k < NSTATES; k++)
-			printf(csv ? ",%s" : " %9s", states[k]);
-		printf("\n");
-		for (size_t i = 0; i < rp.n; i++) {
-			if (csv)
-				printf("%s,%d,%s,%s", rp.l[i].campaign, rp.l[i].step + 1,
-				       rp.l[i].channel, rp.l[i].template);
-			else
-				printf("%-16s %4d %-6s %-20s", rp.l[i].campaign, rp.l[i].step + 1,
-				       rp.l[i].channel[0] ? rp.l[i].channel : "-", rp.l[i].template);
-			for (size_t k = 0; k < NSTATES; k++)
-				printf(csv ? ",%lld" : " %9lld", (long long)rp.l[i].n[k]);
-			printf("\n");
+		if (strcmp(format, "json") == 0)
+			write_json(out, &r, cfg);
+		else if (strcmp(format, "csv") == 0)
+			write_csv(out, &r);
+		else if (strcmp(format, "html") == 0)
+			report_html_write(out, &r);
+		else
+			write_table(out, &r);
+		if (fflush(out) != 0 || ferror(out)) {
+			fprintf(stderr, "outreach: report: cannot write %s: %s\n",
+				output ? output : "the output", strerror(errno));
+			rc = -1;
+		}
+		if (out != stdout && fclose(out) != 0 && rc == 0) {
+			fprintf(stderr, "outreach: report: cannot write %s: %s\n", output,
+				strerror(errno));
+			rc = -1;
 		}
 	}
-	for (size_t i = 0; i < rp.n; i++) {
-		free(rp.l[i].campaign);
-		free(rp.l[i].channel);
-		free(rp.l[i].template);
-	}
-	free(rp.l);
-	store_close(s);
+	report_release(&r);
 	config_free(cfg);
 	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
 }
