@@ -6,7 +6,7 @@ PKGS     := sqlite3 jansson libfyaml icu-uc icu-i18n openssl libcurl libmicrohtt
 DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
             libfyaml-dev libicu-dev libssl-dev libcmocka-dev python3 \
             libcurl4-openssl-dev libesmtp-dev openssl python3-aiosmtpd python3-dkim \
-            postfix nghttp2-server libmicrohttpd-dev chromium
+            postfix nghttp2-server libmicrohttpd-dev chromium fonts-noto-cjk
 
 CC       ?= cc
 OPT      ?= -O2 -g
