@@ -75,6 +75,9 @@ char *feedback_norm_email(const char *from);
  * characters without control characters other than tab and line breaks.
  * 0 with *score set, -1 with e saying which field is wrong. */
 int feedback_survey_check(const char *score, const char *comment, int *out, struct err *e);
+/* feedback_url_ok - 1 when a stored link may be redirected to: a scheme
+ * (not javascript:, data:, vbscript: or file:), no spaces or controls */
+int feedback_url_ok(const char *url);
 /* feedback_receipt_class - a receipt status (case ignored): 'd' delivered
  * (delivered, DELIVRD), 'h' hard failure (undeliverable, UNDELIV), 's'
  * soft failure (failed, REJECTD, EXPIRED), 'i' interim (accepted, ACCEPTD,
@@ -89,7 +92,8 @@ int feedback_receipt_class(const char *status);
 int feedback_open(struct store *s, int64_t send_id, const char *ua, int64_t now,
 		  struct feedback_result *r, struct err *e);
 /* feedback_click - r->url is link `link` of the send's message (only a
- * link recorded for it: FEEDBACK_NOT_FOUND otherwise); records every
+ * link recorded for it that feedback_url_ok accepts: FEEDBACK_NOT_FOUND
+ * otherwise, nothing recorded); records every
  * click as `clicked` {"link", "url" (without query and fragment, which
  * may hold tokens), "machine", "user_agent"} */
 int feedback_click(struct store *s, int64_t send_id, int link, const char *ua, int64_t now,

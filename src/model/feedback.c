@@ -326,6 +326,31 @@ int feedback_receipt_class(const char *status)
 	return 0;
 }
 
+int feedback_url_ok(const char *url)
+{
+	static const char *const denied[] = {"javascript", "data", "vbscript", "file"};
+	size_t i = 0;
+	if (!url || !((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')))
+		return 0;
+	while ((url[i] >= 'a' && url[i] <= 'z') || (url[i] >= 'A' && url[i] <= 'Z') ||
+	       (url[i] >= '0' && url[i] <= '9') || url[i] == '+' || url[i] == '.' || url[i] == '-')
+		i++;
+	if (url[i] != ':')
+		return 0;
+	char scheme[16];
+	if (i < sizeof(scheme)) {
+		memcpy(scheme, url, i);
+		scheme[i] = '\0';
+		for (size_t k = 0; k < sizeof(denied) / sizeof(denied[0]); k++)
+			if (str_ieq(scheme, denied[k]))
+				return 0;
+	}
+	for (const char *p = url; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return 0;
+	return strlen(url) <= 8192;
+}
+
 /* ---- recording ---- */
 
 /* ua_clean - a User-Agent for an event: printable ASCII, at most UA_MAX
@@ -440,6 +465,11 @@ int feedback_click(struct store *s, int64_t send_id, int link, const char *ua, i
 		return rc;
 	char *url = NULL;
 	rc = store_link_get(s, send_id, link, &url, e);
+	if (rc == 0 && !feedback_url_ok(url)) {
+		free(url);
+		url = NULL;
+		rc = 1;
+	}
 	if (rc != 0) {
 		feedback_send_release(&f);
 		store_rollback(s);
