@@ -35,10 +35,10 @@ enum { FEEDBACK_OK = 0, FEEDBACK_NOT_FOUND = 1, FEEDBACK_BAD = 2 };
 struct feedback_result {
 	const char *kind;
 	int64_t send_id; /* the send it answers; 0 when none */
-	char *contact;   /* owned; NULL when unmatched */
-	int recorded;    /* 1 when a new event was stored, 0 for a repeat */
-	int machine;     /* opens and clicks: flagged as a machine's */
-	char *url;       /* clicks: where to redirect (owned) */
+	char *contact;	 /* owned; NULL when unmatched */
+	int recorded;	 /* 1 when a new event was stored, 0 for a repeat */
+	int machine;	 /* opens and clicks: flagged as a machine's */
+	char *url;	 /* clicks: where to redirect (owned) */
 };
 void feedback_result_release(struct feedback_result *r);
 
@@ -102,8 +102,8 @@ int feedback_click(struct store *s, int64_t send_id, int link, const char *ua, i
  * channel (every channel when the send has none) at once, and
  * `unsubscribed` {"channel", "class": "marketing"} is recorded once per
  * send; idempotent */
-int feedback_unsubscribe(struct store *s, int64_t send_id, int64_t now,
-			 struct feedback_result *r, struct err *e);
+int feedback_unsubscribe(struct store *s, int64_t send_id, int64_t now, struct feedback_result *r,
+			 struct err *e);
 /* feedback_survey - records `survey_response` {"score", "comment"} once
  * per send (a second answer is not recorded: r->recorded 0); score and
  * comment as feedback_survey_check accepts (else FEEDBACK_BAD) */

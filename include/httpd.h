@@ -25,12 +25,13 @@
 #include "err.h"
 
 #define HTTPD_BODY_MAX (1024 * 1024) /* bytes of a request body: more is 413 */
-#define HTTPD_TIMEOUT 15	      /* seconds a connection may sit idle */
-#define HTTPD_HEADER_MAX (32 * 1024)  /* bytes of request line and headers */
+#define HTTPD_TIMEOUT 15	     /* seconds a connection may sit idle */
+#define HTTPD_HEADER_MAX (32 * 1024) /* bytes of request line and headers */
 #define HTTPD_THREADS 4
 
 /* Environment variables besides tracking.secret_env. */
-#define HTTPD_API_TOKEN_ENV "OUTREACH_API_TOKEN"	  /* bearer token of the /api endpoints; unset: 503 */
+#define HTTPD_API_TOKEN_ENV                                                                        \
+	"OUTREACH_API_TOKEN" /* bearer token of the /api endpoints; unset: 503 */
 #define HTTPD_INBOUND_TOKEN_ENV "OUTREACH_INBOUND_TOKEN" /* when set, /inbound and /dlr need it */
 
 struct httpd;
@@ -54,7 +55,7 @@ struct httpd_resp {
 	int code;
 	const char *content_type; /* static */
 	struct buf body;
-	char *location;	  /* owned: a redirect's target */
+	char *location;	      /* owned: a redirect's target */
 	const char *allow;    /* static: for 405 */
 	int bearer_challenge; /* 401: add WWW-Authenticate: Bearer */
 	int html;	      /* add a Content-Security-Policy for pages */

@@ -26,8 +26,7 @@ int store_send_by_provider(struct store *s, const char *transport, const char *p
 			   int64_t *id, struct err *e);
 /* store_send_by_message_id - the send whose Message-ID (with its angle
  * brackets, as stored) is message_id: 0 found (*id), 1 none */
-int store_send_by_message_id(struct store *s, const char *message_id, int64_t *id,
-			     struct err *e);
+int store_send_by_message_id(struct store *s, const char *message_id, int64_t *id, struct err *e);
 /* store_send_latest_to - the latest send that went out (sent_at set) on
  * channel to address (as sends.address keeps it: see contact_address_key):
  * 0 found (*id, *contact owned), 1 none */
@@ -70,15 +69,17 @@ int store_send_receipt(struct store *s, int64_t id, const char *state, const cha
 /* ---- counts for /metrics ---- */
 
 /* store_count_sends - fn(state, transport or "", n) per group */
-int store_count_sends(struct store *s, void (*fn)(void *ud, const char *a, const char *b, int64_t n),
-		      void *ud, struct err *e);
+int store_count_sends(struct store *s,
+		      void (*fn)(void *ud, const char *a, const char *b, int64_t n), void *ud,
+		      struct err *e);
 /* store_count_attempts - fn(status, transport, n) per group */
 int store_count_attempts(struct store *s,
 			 void (*fn)(void *ud, const char *a, const char *b, int64_t n), void *ud,
 			 struct err *e);
 /* store_count_events - fn(type, NULL, n) per type */
-int store_count_events(struct store *s, void (*fn)(void *ud, const char *a, const char *b, int64_t n),
-		       void *ud, struct err *e);
+int store_count_events(struct store *s,
+		       void (*fn)(void *ud, const char *a, const char *b, int64_t n), void *ud,
+		       struct err *e);
 /* store_queue_depth - sends scheduled or deferred and due at or before now */
 int store_queue_depth(struct store *s, int64_t now, int64_t *n, struct err *e);
 

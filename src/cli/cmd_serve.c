@@ -24,8 +24,9 @@ int cmd_serve(struct cli *c)
 		if (cli_opt(c->argc, c->argv, &i, "--listen", &listen) ||
 		    cli_opt(c->argc, c->argv, &i, "--now", &nowv))
 			continue;
-		cli_usage_error("serve: unknown argument \"%s\" (serve [--listen HOST:PORT] [--now TIME])",
-				c->argv[i]);
+		cli_usage_error(
+		    "serve: unknown argument \"%s\" (serve [--listen HOST:PORT] [--now TIME])",
+		    c->argv[i]);
 	}
 	struct err e = {{0}};
 	char *host;

@@ -38,12 +38,12 @@
 #include "xmalloc.h"
 
 const char *const httpd_ep_names[EP_N] = {
-    "open",	   "click",	   "unsubscribe", "survey",  "inbound_sms", "inbound_email",
-    "dlr",	   "api_events",   "api_contacts", "healthz", "metrics",	"other",
+    "open", "click",	  "unsubscribe",  "survey",  "inbound_sms", "inbound_email",
+    "dlr",  "api_events", "api_contacts", "healthz", "metrics",	    "other",
 };
 
 const double httpd_dur_bounds[HTTPD_NBUCKETS] = {0.001, 0.005, 0.01, 0.025, 0.05,
-						 0.1,	0.25,  0.5,	1,     5};
+						 0.1,	0.25,  0.5,  1,	    5};
 
 /* ---- responses ---- */
 
@@ -197,7 +197,8 @@ int httpd_form_get(const char *body, size_t len, const char *name, char **out)
 			int match = strcmp(key, name) == 0;
 			free(key);
 			if (match) {
-				*out = eq < end ? form_decode(body + eq + 1, end - eq - 1) : xstrdup("");
+				*out = eq < end ? form_decode(body + eq + 1, end - eq - 1)
+						: xstrdup("");
 				return *out ? 0 : -1;
 			}
 		}
@@ -521,8 +522,9 @@ struct httpd *httpd_create(const struct config *cfg, int *usage, struct err *e)
 	h->secret = env_dup(cfg->tracking_secret_env);
 	if (!h->secret) {
 		*usage = 1;
-		err_set(e, "serve: tracking secret $%s is not set (tracking.secret_env): refusing "
-			   "to serve links nobody can verify",
+		err_set(e,
+			"serve: tracking secret $%s is not set (tracking.secret_env): refusing "
+			"to serve links nobody can verify",
 			cfg->tracking_secret_env);
 		free(h);
 		return NULL;
@@ -570,7 +572,8 @@ int httpd_parse_listen(const char *listen, char **host, int *port, struct err *e
 		v = v * 10 + (*p - '0');
 	}
 	if (v > 65535 || hn == 0)
-		return err_set(e, "--listen \"%s\": expected HOST:PORT with a port 0 to 65535", listen);
+		return err_set(e, "--listen \"%s\": expected HOST:PORT with a port 0 to 65535",
+			       listen);
 	*host = xasprintf("%.*s", (int)hn, hs);
 	*port = (int)v;
 	return 0;
@@ -596,7 +599,7 @@ struct conn {
 static enum MHD_Result queue(struct MHD_Connection *c, const struct httpd_resp *rs)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
-		rs->body.len, rs->body.data ? rs->body.data : (char *)"", MHD_RESPMEM_MUST_COPY);
+	    rs->body.len, rs->body.data ? rs->body.data : (char *)"", MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -641,8 +644,8 @@ static int too_long(const char *cl)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
 {
 	struct httpd *h = cls;
 	struct conn *cn = *con_cls;
@@ -744,18 +747,19 @@ int httpd_listen(struct httpd *h, const char *listen, int64_t clock_offset, stru
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	h->daemon = MHD_start_daemon(
-		flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTPD_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)HTTPD_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_HEADER_MAX,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned)64, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-		h, MHD_OPTION_END);
+	    flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTPD_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)HTTPD_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_HEADER_MAX,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)64, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+	    MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->daemon)
 		return err_set(e, "--listen %s: cannot listen (address in use or not available)",
 			       listen);
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : port;
 	return 0;
 }

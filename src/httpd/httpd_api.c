@@ -131,8 +131,8 @@ void httpd_api_events(struct httpd *h, struct store *s, const struct httpd_req *
 		httpd_json_error(rs, 400, e.msg);
 	else
 		httpd_json(rs, 200,
-			   json_pack("{s:s, s:I, s:I, s:I}", "status", "ok", "records", (json_int_t)n,
-				     "added", (json_int_t)added, "duplicates",
+			   json_pack("{s:s, s:I, s:I, s:I}", "status", "ok", "records",
+				     (json_int_t)n, "added", (json_int_t)added, "duplicates",
 				     (json_int_t)(n - added)));
 }
 
@@ -212,11 +212,12 @@ static void server_counts(struct httpd *h, struct buf *b)
 	for (int ep = 0; ep < EP_N; ep++)
 		for (int code = 100; code < HTTPD_CODES; code++)
 			if (h->m.requests[ep][code])
-				buf_printf(b,
-					   "outreach_http_requests_total{endpoint=\"%s\",code=\"%d\"} "
-					   "%llu\n",
-					   httpd_ep_names[ep], code,
-					   (unsigned long long)h->m.requests[ep][code]);
+				buf_printf(
+				    b,
+				    "outreach_http_requests_total{endpoint=\"%s\",code=\"%d\"} "
+				    "%llu\n",
+				    httpd_ep_names[ep], code,
+				    (unsigned long long)h->m.requests[ep][code]);
 	head(b, "outreach_http_request_duration_seconds", "histogram",
 	     "Time to answer an HTTP request, by endpoint.");
 	for (int ep = 0; ep < EP_N; ep++) {
@@ -239,7 +240,8 @@ static void server_counts(struct httpd *h, struct buf *b)
 		}
 		buf_printf(b, "outreach_http_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
 			   httpd_ep_names[ep], h->m.dur_sum[ep]);
-		buf_printf(b, "outreach_http_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
+		buf_printf(b,
+			   "outreach_http_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
 			   httpd_ep_names[ep], (unsigned long long)h->m.dur_count[ep]);
 	}
 	pthread_mutex_unlock(&h->m.lock);
@@ -252,7 +254,8 @@ void httpd_metrics(struct httpd *h, struct store *s, const struct httpd_req *rq,
 	struct err e = {{0}};
 	int64_t depth, lag[STORE_LAG_NBUCKETS + 1], sum, total;
 	struct family f = {&b, "outreach_sends", "state", "transport"};
-	head(&b, "outreach_sends", "gauge", "Sends by state and transport (\"\" before one was picked).");
+	head(&b, "outreach_sends", "gauge",
+	     "Sends by state and transport (\"\" before one was picked).");
 	int rc = store_count_sends(s, sample, &f, &e);
 	if (rc == 0) {
 		head(&b, "outreach_attempts_total", "counter",

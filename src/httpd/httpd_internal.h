@@ -27,7 +27,7 @@ enum httpd_ep {
 };
 extern const char *const httpd_ep_names[EP_N];
 
-#define HTTPD_CODES 600	 /* status codes counted: 100..599 */
+#define HTTPD_CODES 600	  /* status codes counted: 100..599 */
 #define HTTPD_NBUCKETS 10 /* request duration histogram */
 extern const double httpd_dur_bounds[HTTPD_NBUCKETS];
 
@@ -77,7 +77,7 @@ void httpd_metrics(struct httpd *h, struct store *s, const struct httpd_req *rq,
 
 /* httpd_text - a text/plain response: the formatted line and a newline */
 void httpd_text(struct httpd_resp *rs, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* httpd_json - a JSON response; takes o */
 void httpd_json(struct httpd_resp *rs, int code, void *o);
 /* httpd_json_error - {"error": msg} with code */

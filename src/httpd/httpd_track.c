@@ -32,8 +32,8 @@ static const unsigned char gif[] = {
 
 struct words {
 	const char *lang, *unsub_title, *unsub_ask, *unsub_keep, *unsub_button, *unsub_done,
-		*unsub_done_more, *survey_title, *survey_ask, *survey_scale, *survey_comment,
-		*survey_button, *survey_thanks, *survey_bad, *channel[CHANNEL_NKINDS + 1];
+	    *unsub_done_more, *survey_title, *survey_ask, *survey_scale, *survey_comment,
+	    *survey_button, *survey_thanks, *survey_bad, *channel[CHANNEL_NKINDS + 1];
 };
 
 static const struct words en = {
@@ -264,8 +264,8 @@ static void survey_form(struct httpd_resp *rs, int code, const struct words *w, 
 	page_begin(rs, code, w, w->survey_title);
 	if (bad)
 		buf_printf(&rs->body, "<p><strong>%s</strong></p>\n", w->survey_bad);
-	buf_printf(&rs->body, "<h1>%s</h1>\n<form method=\"post\">\n<p>%s</p>\n<p>",
-		   w->survey_ask, w->survey_scale);
+	buf_printf(&rs->body, "<h1>%s</h1>\n<form method=\"post\">\n<p>%s</p>\n<p>", w->survey_ask,
+		   w->survey_scale);
 	for (int i = 0; i <= 10; i++)
 		buf_printf(&rs->body,
 			   "<label class=\"s\"><input type=\"radio\" name=\"score\" value=\"%d\""

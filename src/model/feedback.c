@@ -114,8 +114,8 @@ static int fold(const char *in, size_t n, char *out, size_t cap)
 	const UNormalizer2 *nf = unorm2_getNFKCCasefoldInstance(&err);
 	if (U_FAILURE(err))
 		return -1;
-	dstlen = unorm2_normalize(nf, src, srclen, dst, (int32_t)(sizeof(dst) / sizeof(dst[0])),
-				  &err);
+	dstlen =
+	    unorm2_normalize(nf, src, srclen, dst, (int32_t)(sizeof(dst) / sizeof(dst[0])), &err);
 	if (U_FAILURE(err))
 		return -1;
 	u_strToUTF8(out, (int32_t)cap, &outlen, dst, dstlen, &err);
@@ -186,14 +186,37 @@ int feedback_machine_ua(const char *ua)
 	/* lower case; each names a proxy or scanner, or a client no person
 	 * reads mail with */
 	static const char *const tokens[] = {
-	    "googleimageproxy", "ggpht.com",	  "yahoomailproxy",  "yahoo! slurp",
-	    "bingpreview",	"outlook-linkpreview", "microsoft office existence",
-	    "barracuda",	"mimecast",	  "proofpoint",	     "symantec",
-	    "forcepoint",	"trendmicro",	  "messagelabs",     "safelinks",
-	    "bot",		"spider",	  "crawler",	     "preview",
-	    "scanner",		"headless",	  "curl/",	     "wget",
-	    "python",		"go-http-client", "java/",	     "libwww",
-	    "okhttp",		"apache-httpclient", "facebookexternalhit", "slurp",
+	    "googleimageproxy",
+	    "ggpht.com",
+	    "yahoomailproxy",
+	    "yahoo! slurp",
+	    "bingpreview",
+	    "outlook-linkpreview",
+	    "microsoft office existence",
+	    "barracuda",
+	    "mimecast",
+	    "proofpoint",
+	    "symantec",
+	    "forcepoint",
+	    "trendmicro",
+	    "messagelabs",
+	    "safelinks",
+	    "bot",
+	    "spider",
+	    "crawler",
+	    "preview",
+	    "scanner",
+	    "headless",
+	    "curl/",
+	    "wget",
+	    "python",
+	    "go-http-client",
+	    "java/",
+	    "libwww",
+	    "okhttp",
+	    "apache-httpclient",
+	    "facebookexternalhit",
+	    "slurp",
 	};
 	if (!ua)
 		return 1;
@@ -300,9 +323,11 @@ int feedback_survey_check(const char *score, const char *comment, int *out, stru
 	if (comment) {
 		long chars = utf8_chars(comment);
 		if (chars < 0)
-			return err_set(e, "comment: invalid text (bad UTF-8 or control characters)");
+			return err_set(e,
+				       "comment: invalid text (bad UTF-8 or control characters)");
 		if (chars > FEEDBACK_COMMENT_MAX)
-			return err_set(e, "comment: longer than %d characters", FEEDBACK_COMMENT_MAX);
+			return err_set(e, "comment: longer than %d characters",
+				       FEEDBACK_COMMENT_MAX);
 	}
 	return 0;
 }
@@ -313,10 +338,10 @@ int feedback_receipt_class(const char *status)
 		const char *word;
 		char cls;
 	} table[] = {
-	    {"delivered", 'd'},	   {"delivrd", 'd'},   {"undeliverable", 'h'}, {"undeliv", 'h'},
-	    {"failed", 's'},	   {"rejectd", 's'},   {"rejected", 's'},      {"expired", 's'},
-	    {"accepted", 'i'},	   {"acceptd", 'i'},   {"enroute", 'i'},       {"queued", 'i'},
-	    {"sent", 'i'},	   {"buffered", 'i'},  {"submitted", 'i'},
+	    {"delivered", 'd'}, {"delivrd", 'd'},  {"undeliverable", 'h'}, {"undeliv", 'h'},
+	    {"failed", 's'},	{"rejectd", 's'},  {"rejected", 's'},	   {"expired", 's'},
+	    {"accepted", 'i'},	{"acceptd", 'i'},  {"enroute", 'i'},	   {"queued", 'i'},
+	    {"sent", 'i'},	{"buffered", 'i'}, {"submitted", 'i'},
 	};
 	if (!status)
 		return 0;
@@ -500,8 +525,8 @@ int feedback_click(struct store *s, int64_t send_id, int link, const char *ua, i
 	return finish(s, rc, e);
 }
 
-int feedback_unsubscribe(struct store *s, int64_t send_id, int64_t now,
-			 struct feedback_result *r, struct err *e)
+int feedback_unsubscribe(struct store *s, int64_t send_id, int64_t now, struct feedback_result *r,
+			 struct err *e)
 {
 	struct feedback_send f;
 	memset(r, 0, sizeof(*r));
@@ -585,17 +610,24 @@ int feedback_sms(struct store *s, const char *from, const char *text, int64_t no
 			rc = 0;
 	}
 	int stop = contact && feedback_is_stop(text);
-	struct inbound in = {.channel = "sms", .sender = phone ? phone : from, .text = text,
-			     .at = now, .contact = contact, .send_id = send_id,
-			     .kind = !contact ? "unmatched" : stop ? "stop" : "reply"};
+	struct inbound in = {.channel = "sms",
+			     .sender = phone ? phone : from,
+			     .text = text,
+			     .at = now,
+			     .contact = contact,
+			     .send_id = send_id,
+			     .kind = !contact ? "unmatched"
+				     : stop   ? "stop"
+					      : "reply"};
 	if (rc == 0)
 		rc = store_inbound_add(s, &in, NULL, e);
 	if (rc == 0 && stop) {
 		rc = store_subscription_set(s, contact, "sms", "marketing", 0, "sms stop", now, e);
 		if (rc == 0)
-			rc = add_event(s, contact, "unsubscribed", send_id,
-				       json_pack("{s:s, s:s}", "channel", "sms", "class", "marketing"),
-				       NULL, now, &r->recorded, e);
+			rc = add_event(
+			    s, contact, "unsubscribed", send_id,
+			    json_pack("{s:s, s:s}", "channel", "sms", "class", "marketing"), NULL,
+			    now, &r->recorded, e);
 	} else if (rc == 0 && contact) {
 		rc = add_event(s, contact, "replied", send_id,
 			       json_pack("{s:s, s:s}", "text", text, "channel", "sms"), NULL, now,
@@ -676,7 +708,9 @@ int feedback_email(struct store *s, const char *from, const char *subject, const
 		send_id = 0;
 	}
 	struct inbound in = {.channel = "email",
-			     .sender = addr ? addr : from ? from : "",
+			     .sender = addr   ? addr
+				       : from ? from
+					      : "",
 			     .text = text,
 			     .at = now,
 			     .contact = contact,
@@ -748,7 +782,9 @@ int feedback_receipt(struct store *s, const char *transport, const char *message
 	int hard = cls == 'h';
 	char why[160], ext[64];
 	snprintf(why, sizeof(why), "receipt from %s: %s%s", transport, status,
-		 cls == 'd' ? "" : hard ? " (hard)" : " (soft)");
+		 cls == 'd' ? ""
+		 : hard	    ? " (hard)"
+			    : " (soft)");
 	rc = store_send_receipt(s, id, state, why, now, e);
 	if (rc == 1) {
 		r->kind = "unchanged";
@@ -783,8 +819,7 @@ static int stage(const char *body, size_t len, int *fd, char *path, size_t paths
 	json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	*fd = -1;
 	if (!v)
-		return bad(e, "invalid JSON: %s (line %d, column %d)", je.text, je.line,
-			   je.column);
+		return bad(e, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
 	if (!json_is_object(v) && !json_is_array(v)) {
 		json_decref(v);
 		return bad(e, "expected a JSON object or an array of objects");

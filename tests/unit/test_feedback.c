@@ -37,7 +37,7 @@ struct fx {
 	char dir[64];
 	char path[96];
 	struct store *s;
-	sqlite3 *db; /* a second connection for checks and links rows */
+	sqlite3 *db;			   /* a second connection for checks and links rows */
 	int64_t sms1, mail1, mail2, mail3; /* sends */
 };
 
@@ -68,14 +68,25 @@ static int64_t add_send(struct store *s, const char *contact, const char *ref, c
 	int created;
 	if (store_enroll(s, "camp", contact, ref, T0, 0, 0, NULL, T0, &en, &created, &e) != 0)
 		fail_msg("enroll: %s", e.msg);
-	struct send_new n = {.enrollment_id = en, .campaign = "camp", .step = 0,
-			     .contact = contact, .priority = 1, .due_at = T0,
-			     .expire_at = TIME_NEVER, .trigger_at = T0, .template = "t"};
+	struct send_new n = {.enrollment_id = en,
+			     .campaign = "camp",
+			     .step = 0,
+			     .contact = contact,
+			     .priority = 1,
+			     .due_at = T0,
+			     .expire_at = TIME_NEVER,
+			     .trigger_at = T0,
+			     .template = "t"};
 	if (store_send_schedule(s, &n, T0, &id, &created, &e) != 0)
 		fail_msg("schedule: %s", e.msg);
-	struct send_update u = {.state = "sent", .reason = "test", .channel = channel,
-				.transport = channel, .address = address, .message_id = msgid,
-				.provider_id = provider, .attempt_status = "ok",
+	struct send_update u = {.state = "sent",
+				.reason = "test",
+				.channel = channel,
+				.transport = channel,
+				.address = address,
+				.message_id = msgid,
+				.provider_id = provider,
+				.attempt_status = "ok",
 				.attempt_code = "ok"};
 	if (store_send_update(s, id, NULL, &u, sent_at, &e) != 0)
 		fail_msg("send_update: %s", e.msg);
@@ -178,14 +189,35 @@ static void test_stop_keywords(void **state)
 		const char *text;
 		int stop;
 	} cases[] = {
-	    {"STOP", 1},       {"stop", 1},	      {" Stop \n", 1},	  {"TD", 1},
-	    {"td", 1},	       {"T", 1},	      {"t", 1},		  {"退订", 1},
-	    {" 退订 ", 1},     {"取消", 1},	      {"\xe3\x80\x80退订\xe3\x80\x80", 1}, /* ideographic spaces */
-	    {"ＳＴＯＰ", 1},   {"ｔｄ", 1},	      {"STOP.", 1},	  {"退订。", 1},
-	    {"stop!", 1},      {"\tT\r\n", 1},	      {"stop please", 0}, {"STOPP", 0},
-	    {"TDX", 0},	       {"退订了", 0},	      {"不要取消", 0},	  {"", 0},
-	    {"   ", 0},	       {"yes", 0},	      {"S T O P", 0},	  {"\xff\xfe", 0},
-	    {"stop stop", 0},  {NULL, 0},
+	    {"STOP", 1},
+	    {"stop", 1},
+	    {" Stop \n", 1},
+	    {"TD", 1},
+	    {"td", 1},
+	    {"T", 1},
+	    {"t", 1},
+	    {"退订", 1},
+	    {" 退订 ", 1},
+	    {"取消", 1},
+	    {"\xe3\x80\x80退订\xe3\x80\x80", 1}, /* ideographic spaces */
+	    {"ＳＴＯＰ", 1},
+	    {"ｔｄ", 1},
+	    {"STOP.", 1},
+	    {"退订。", 1},
+	    {"stop!", 1},
+	    {"\tT\r\n", 1},
+	    {"stop please", 0},
+	    {"STOPP", 0},
+	    {"TDX", 0},
+	    {"退订了", 0},
+	    {"不要取消", 0},
+	    {"", 0},
+	    {"   ", 0},
+	    {"yes", 0},
+	    {"S T O P", 0},
+	    {"\xff\xfe", 0},
+	    {"stop stop", 0},
+	    {NULL, 0},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -231,11 +263,16 @@ static void test_normalise(void **state)
 	static const struct {
 		const char *in, *phone;
 	} phones[] = {
-	    {"+8613800138001", "+8613800138001"}, {"+86 138 0013 8001", "+8613800138001"},
-	    {"+1 (212) 555-0100", "+12125550100"}, {"0086 138 0013 8001", "+8613800138001"},
-	    {"8613800138001", "+8613800138001"},   {"ACME", NULL},
-	    {"+0123", NULL},			   {"", NULL},
-	    {"+86 138x", NULL},			   {"+1234567890123456789", NULL},
+	    {"+8613800138001", "+8613800138001"},
+	    {"+86 138 0013 8001", "+8613800138001"},
+	    {"+1 (212) 555-0100", "+12125550100"},
+	    {"0086 138 0013 8001", "+8613800138001"},
+	    {"8613800138001", "+8613800138001"},
+	    {"ACME", NULL},
+	    {"+0123", NULL},
+	    {"", NULL},
+	    {"+86 138x", NULL},
+	    {"+1234567890123456789", NULL},
 	};
 	static const struct {
 		const char *in, *email;
@@ -252,13 +289,15 @@ static void test_normalise(void **state)
 	for (size_t i = 0; i < sizeof(phones) / sizeof(phones[0]); i++) {
 		char *got = feedback_norm_phone(phones[i].in);
 		if (!phones[i].phone ? got != NULL : !got || strcmp(got, phones[i].phone) != 0)
-			fail_msg("feedback_norm_phone(\"%s\") = %s", phones[i].in, got ? got : "NULL");
+			fail_msg("feedback_norm_phone(\"%s\") = %s", phones[i].in,
+				 got ? got : "NULL");
 		free(got);
 	}
 	for (size_t i = 0; i < sizeof(emails) / sizeof(emails[0]); i++) {
 		char *got = feedback_norm_email(emails[i].in);
 		if (!emails[i].email ? got != NULL : !got || strcmp(got, emails[i].email) != 0)
-			fail_msg("feedback_norm_email(\"%s\") = %s", emails[i].in, got ? got : "NULL");
+			fail_msg("feedback_norm_email(\"%s\") = %s", emails[i].in,
+				 got ? got : "NULL");
 		free(got);
 	}
 }
@@ -269,10 +308,10 @@ static void test_checks(void **state)
 		const char *score, *comment;
 		int ok, want;
 	} surveys[] = {
-	    {"0", NULL, 1, 0},	  {"10", "", 1, 10},	 {"7", "很好\n谢谢", 1, 7},
-	    {"11", NULL, 0, 0},	  {"-1", NULL, 0, 0},	 {"", NULL, 0, 0},
-	    {NULL, NULL, 0, 0},	  {"05", NULL, 0, 0},	 {"5 ", NULL, 0, 0},
-	    {"1e1", NULL, 0, 0},  {"3", "a\x01", 0, 0},	 {"3", "\xc3\x28", 0, 0},
+	    {"0", NULL, 1, 0},	 {"10", "", 1, 10},    {"7", "很好\n谢谢", 1, 7},
+	    {"11", NULL, 0, 0},	 {"-1", NULL, 0, 0},   {"", NULL, 0, 0},
+	    {NULL, NULL, 0, 0},	 {"05", NULL, 0, 0},   {"5 ", NULL, 0, 0},
+	    {"1e1", NULL, 0, 0}, {"3", "a\x01", 0, 0}, {"3", "\xc3\x28", 0, 0},
 	};
 	struct err e = {{0}};
 	int score;
@@ -280,7 +319,8 @@ static void test_checks(void **state)
 	for (size_t i = 0; i < sizeof(surveys) / sizeof(surveys[0]); i++) {
 		int rc = feedback_survey_check(surveys[i].score, surveys[i].comment, &score, &e);
 		if ((rc == 0) != surveys[i].ok || (rc == 0 && score != surveys[i].want))
-			fail_msg("survey score \"%s\": rc %d score %d", surveys[i].score ? surveys[i].score : "(null)", rc, score);
+			fail_msg("survey score \"%s\": rc %d score %d",
+				 surveys[i].score ? surveys[i].score : "(null)", rc, score);
 	}
 	/* 2000 characters of Chinese are fine, 2001 are not */
 	struct buf b = BUF_INIT;
@@ -296,9 +336,9 @@ static void test_checks(void **state)
 		const char *status;
 		int cls;
 	} statuses[] = {
-	    {"delivered", 'd'}, {"DELIVRD", 'd'},   {"UNDELIV", 'h'}, {"undeliverable", 'h'},
-	    {"failed", 's'},	{"REJECTD", 's'},   {"EXPIRED", 's'}, {"ACCEPTD", 'i'},
-	    {"enroute", 'i'},	{"weird", 0},	    {"", 0},	      {NULL, 0},
+	    {"delivered", 'd'}, {"DELIVRD", 'd'}, {"UNDELIV", 'h'}, {"undeliverable", 'h'},
+	    {"failed", 's'},	{"REJECTD", 's'}, {"EXPIRED", 's'}, {"ACCEPTD", 'i'},
+	    {"enroute", 'i'},	{"weird", 0},	  {"", 0},	    {NULL, 0},
 	};
 	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
 		assert_int_equal(feedback_receipt_class(statuses[i].status), statuses[i].cls);
@@ -307,23 +347,29 @@ static void test_checks(void **state)
 		const char *url;
 		int ok;
 	} urls[] = {
-	    {"https://shop.example.com/p/1?x=1", 1}, {"http://a.b/", 1},
-	    {"mailto:care@example.com", 1},	      {"javascript:alert(1)", 0},
-	    {"JavaScript:alert(1)", 0},		      {"data:text/html,x", 0},
-	    {"https://a.b/\r\nSet-Cookie: x", 0},   {"//evil.example/", 0},
-	    {"/relative", 0},			      {"https://a.b/x y", 0},
-	    {"", 0},				      {NULL, 0},
+	    {"https://shop.example.com/p/1?x=1", 1},
+	    {"http://a.b/", 1},
+	    {"mailto:care@example.com", 1},
+	    {"javascript:alert(1)", 0},
+	    {"JavaScript:alert(1)", 0},
+	    {"data:text/html,x", 0},
+	    {"https://a.b/\r\nSet-Cookie: x", 0},
+	    {"//evil.example/", 0},
+	    {"/relative", 0},
+	    {"https://a.b/x y", 0},
+	    {"", 0},
+	    {NULL, 0},
 	};
 	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
 		if (feedback_url_ok(urls[i].url) != urls[i].ok)
-			fail_msg("feedback_url_ok(\"%s\") != %d", urls[i].url ? urls[i].url : "(null)",
-				 urls[i].ok);
+			fail_msg("feedback_url_ok(\"%s\") != %d",
+				 urls[i].url ? urls[i].url : "(null)", urls[i].ok);
 }
 
 /* ---- opens and clicks ---- */
 
 static const char *const firefox =
-	"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+    "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
 
 static void test_open_once(void **state)
 {
@@ -345,8 +391,9 @@ static void test_open_once(void **state)
 				  "WHERE type = 'opened'"),
 			    "0");
 	/* Gmail's proxy: a machine open, kept apart */
-	assert_int_equal(feedback_open(f->s, f->mail2, "Mozilla/5.0 (via ggpht.com GoogleImageProxy)",
-				       T0 + 800, &r, &e),
+	assert_int_equal(feedback_open(f->s, f->mail2,
+				       "Mozilla/5.0 (via ggpht.com GoogleImageProxy)", T0 + 800, &r,
+				       &e),
 			 FEEDBACK_OK);
 	assert_int_equal(r.machine, 1);
 	assert_int_equal(r.recorded, 1);
@@ -356,9 +403,9 @@ static void test_open_once(void **state)
 	assert_int_equal(feedback_open(f->s, f->mail3, firefox, T0 + 3603, &r, &e), FEEDBACK_OK);
 	assert_int_equal(r.machine, 1);
 	feedback_result_release(&r);
-	assert_int_equal(feedback_open(f->s, f->mail3, firefox, T0 + 3600 + FEEDBACK_MACHINE_SECS,
-				       &r, &e),
-			 FEEDBACK_OK);
+	assert_int_equal(
+	    feedback_open(f->s, f->mail3, firefox, T0 + 3600 + FEEDBACK_MACHINE_SECS, &r, &e),
+	    FEEDBACK_OK);
 	assert_int_equal(r.machine, 0);
 	assert_int_equal(r.recorded, 1);
 	feedback_result_release(&r);
@@ -383,7 +430,8 @@ static void test_click(void **state)
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(feedback_click(f->s, f->mail2, 1, firefox, T0 + 600, &r, &e),
 				 FEEDBACK_OK);
-		assert_string_equal(r.url, "https://shop.example.com/p/1?utm_source=x&reset=SECRET#top");
+		assert_string_equal(r.url,
+				    "https://shop.example.com/p/1?utm_source=x&reset=SECRET#top");
 		assert_int_equal(r.recorded, 1);
 		feedback_result_release(&r);
 	}
@@ -394,11 +442,14 @@ static void test_click(void **state)
 			    "https://shop.example.com/p/1");
 	assert_int_equal(q(f, "SELECT COUNT(*) FROM events WHERE data LIKE '%SECRET%'"), 0);
 	/* no such link, a link of another message, a link we may not redirect to */
-	assert_int_equal(feedback_click(f->s, f->mail2, 3, firefox, T0, &r, &e), FEEDBACK_NOT_FOUND);
+	assert_int_equal(feedback_click(f->s, f->mail2, 3, firefox, T0, &r, &e),
+			 FEEDBACK_NOT_FOUND);
 	feedback_result_release(&r);
-	assert_int_equal(feedback_click(f->s, f->mail3, 1, firefox, T0, &r, &e), FEEDBACK_NOT_FOUND);
+	assert_int_equal(feedback_click(f->s, f->mail3, 1, firefox, T0, &r, &e),
+			 FEEDBACK_NOT_FOUND);
 	feedback_result_release(&r);
-	assert_int_equal(feedback_click(f->s, f->mail2, 2, firefox, T0, &r, &e), FEEDBACK_NOT_FOUND);
+	assert_int_equal(feedback_click(f->s, f->mail2, 2, firefox, T0, &r, &e),
+			 FEEDBACK_NOT_FOUND);
 	feedback_result_release(&r);
 	assert_int_equal(nevents(f, "clicked"), 2);
 }
@@ -421,10 +472,11 @@ static void test_unsubscribe_idempotent(void **state)
 	assert_string_equal(qs(f, "SELECT data FROM events WHERE type = 'unsubscribed'"),
 			    "{\"channel\":\"email\",\"class\":\"marketing\"}");
 	assert_int_equal(q(f, "SELECT send_id FROM events WHERE type = 'unsubscribed'"), f->mail1);
-	assert_int_equal(store_subscription_allows(f->s, "c1", "email", CLASS_MARKETING, &ok, &e), 0);
-	assert_int_equal(ok, 0);
-	assert_int_equal(store_subscription_allows(f->s, "c1", "email", CLASS_TRANSACTIONAL, &ok, &e),
+	assert_int_equal(store_subscription_allows(f->s, "c1", "email", CLASS_MARKETING, &ok, &e),
 			 0);
+	assert_int_equal(ok, 0);
+	assert_int_equal(
+	    store_subscription_allows(f->s, "c1", "email", CLASS_TRANSACTIONAL, &ok, &e), 0);
 	assert_int_equal(ok, 1);
 	assert_int_equal(store_subscription_allows(f->s, "c1", "sms", CLASS_MARKETING, &ok, &e), 0);
 	assert_int_equal(ok, 1);
@@ -475,7 +527,8 @@ static void test_sms(void **state)
 	feedback_result_release(&r);
 	assert_int_equal(store_subscription_allows(f->s, "c1", "sms", CLASS_MARKETING, &ok, &e), 0);
 	assert_int_equal(ok, 0);
-	assert_int_equal(store_subscription_allows(f->s, "c1", "email", CLASS_MARKETING, &ok, &e), 0);
+	assert_int_equal(store_subscription_allows(f->s, "c1", "email", CLASS_MARKETING, &ok, &e),
+			 0);
 	assert_int_equal(ok, 1);
 	assert_int_equal(nevents(f, "unsubscribed"), 1);
 	assert_int_equal(q(f, "SELECT send_id FROM events WHERE type = 'unsubscribed'"), f->sms1);
@@ -496,14 +549,16 @@ static void test_sms(void **state)
 	feedback_result_release(&r);
 	assert_int_equal(feedback_sms(f->s, "", "x", T0, &r, &e), FEEDBACK_BAD);
 	feedback_result_release(&r);
-	assert_int_equal(feedback_sms(f->s, "+8613800138001", "\xc3\x28", T0, &r, &e), FEEDBACK_BAD);
+	assert_int_equal(feedback_sms(f->s, "+8613800138001", "\xc3\x28", T0, &r, &e),
+			 FEEDBACK_BAD);
 	feedback_result_release(&r);
 	assert_int_equal(q(f, "SELECT COUNT(*) FROM inbound"), 5);
 	assert_int_equal(q(f, "SELECT COUNT(*) FROM inbound WHERE kind = 'unmatched'"), 2);
-	assert_int_equal(q(f, "SELECT COUNT(*) FROM inbound WHERE kind = 'stop' AND contact_id = 'c1'"),
-			 1);
-	assert_string_equal(qs(f, "SELECT sender FROM inbound WHERE kind = 'unmatched' ORDER BY id"),
-			    "+15550001111");
+	assert_int_equal(
+	    q(f, "SELECT COUNT(*) FROM inbound WHERE kind = 'stop' AND contact_id = 'c1'"), 1);
+	assert_string_equal(
+	    qs(f, "SELECT sender FROM inbound WHERE kind = 'unmatched' ORDER BY id"),
+	    "+15550001111");
 	assert_int_equal(nevents(f, "replied"), 2);
 }
 
@@ -526,15 +581,15 @@ static void test_email(void **state)
 			 FEEDBACK_OK);
 	assert_string_equal(r.kind, "unmatched"); /* bracketed list: only bracketed ids count */
 	feedback_result_release(&r);
-	assert_int_equal(feedback_email(f->s, NULL, NULL, "x", "outreach.4.ccc@example.com", T0,
-					&r, &e),
-			 FEEDBACK_OK);
+	assert_int_equal(
+	    feedback_email(f->s, NULL, NULL, "x", "outreach.4.ccc@example.com", T0, &r, &e),
+	    FEEDBACK_OK);
 	assert_int_equal(r.send_id, f->mail3);
 	feedback_result_release(&r);
 	/* by sender, any case: the latest email send to that address */
-	assert_int_equal(feedback_email(f->s, "Emma Clarke <EMMA@example.CO.UK>", "Re", "ok", NULL,
-					T0, &r, &e),
-			 FEEDBACK_OK);
+	assert_int_equal(
+	    feedback_email(f->s, "Emma Clarke <EMMA@example.CO.UK>", "Re", "ok", NULL, T0, &r, &e),
+	    FEEDBACK_OK);
 	assert_int_equal(r.send_id, f->mail3);
 	feedback_result_release(&r);
 	/* a contact never mailed: matched by contacts.email */
@@ -550,8 +605,9 @@ static void test_email(void **state)
 	assert_int_equal(feedback_email(f->s, NULL, NULL, "hi", NULL, T0, &r, &e), FEEDBACK_BAD);
 	feedback_result_release(&r);
 	assert_int_equal(nevents(f, "replied"), 4);
-	assert_string_equal(qs(f, "SELECT data FROM events WHERE type = 'replied' ORDER BY id"),
-			    "{\"channel\":\"email\",\"subject\":\"Re: hello\",\"text\":\"thanks\"}");
+	assert_string_equal(
+	    qs(f, "SELECT data FROM events WHERE type = 'replied' ORDER BY id"),
+	    "{\"channel\":\"email\",\"subject\":\"Re: hello\",\"text\":\"thanks\"}");
 	assert_int_equal(q(f, "SELECT COUNT(*) FROM inbound WHERE kind = 'unmatched'"), 2);
 }
 
@@ -563,7 +619,8 @@ static void test_receipts(void **state)
 	struct feedback_result r;
 	struct err e = {{0}};
 	char *why;
-	assert_int_equal(feedback_receipt(f->s, "sms", "1.json", "ACCEPTD", T0, &r, &e), FEEDBACK_OK);
+	assert_int_equal(feedback_receipt(f->s, "sms", "1.json", "ACCEPTD", T0, &r, &e),
+			 FEEDBACK_OK);
 	assert_string_equal(r.kind, "ignored");
 	feedback_result_release(&r);
 	assert_int_equal(feedback_receipt(f->s, "sms", "1.json", "DELIVRD", T0 + 5, &r, &e),
@@ -602,7 +659,8 @@ static void test_receipts(void **state)
 	assert_non_null(why);
 	free(why);
 	/* a soft failure of an email: bounced, not suppressed */
-	assert_int_equal(feedback_receipt(f->s, "email", "3.eml", "EXPIRED", T0, &r, &e), FEEDBACK_OK);
+	assert_int_equal(feedback_receipt(f->s, "email", "3.eml", "EXPIRED", T0, &r, &e),
+			 FEEDBACK_OK);
 	feedback_result_release(&r);
 	assert_string_equal(qs(f, "SELECT json_extract(data, '$.hard') FROM events WHERE type = "
 				  "'bounced' AND send_id = 3"),
@@ -639,9 +697,9 @@ static void test_api(void **state)
 	assert_int_equal(nevents(f, "purchase"), 0); /* all or nothing */
 	static const char *const garbage[] = {"", "{", "[1,", "\"x\"", "{\"a\":1,\"a\":2}", "[1]"};
 	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++)
-		assert_int_equal(feedback_api_events(f->s, garbage[i], strlen(garbage[i]), T0, &n,
-						     &added, &e),
-				 FEEDBACK_BAD);
+		assert_int_equal(
+		    feedback_api_events(f->s, garbage[i], strlen(garbage[i]), T0, &n, &added, &e),
+		    FEEDBACK_BAD);
 	const char *good = "[{\"id\":\"o-9\",\"contact\":\"c1\",\"type\":\"purchase\","
 			   "\"at\":\"2026-03-01T09:00:00Z\",\"data\":{\"amount\":100}},"
 			   "{\"contact\":\"c2\",\"type\":\"visit\"}]";
@@ -663,10 +721,11 @@ static void test_api(void **state)
 	assert_non_null(strstr(e.msg, "record 1: invalid email"));
 	const char *cgood = "[{\"id\":\"n1\",\"email\":\"bob@example.com\",\"tier\":\"gold\"},"
 			    "{\"id\":\"c1\",\"name\":\"李伟\"}]";
-	assert_int_equal(feedback_api_contacts(f->s, cgood, strlen(cgood), T0, &n, &e), FEEDBACK_OK);
+	assert_int_equal(feedback_api_contacts(f->s, cgood, strlen(cgood), T0, &n, &e),
+			 FEEDBACK_OK);
 	assert_int_equal(n, 2);
-	assert_string_equal(qs(f, "SELECT json_extract(attrs, '$.tier') FROM contacts WHERE id = 'n1'"),
-			    "gold");
+	assert_string_equal(
+	    qs(f, "SELECT json_extract(attrs, '$.tier') FROM contacts WHERE id = 'n1'"), "gold");
 	assert_string_equal(qs(f, "SELECT name || ' ' || phone FROM contacts WHERE id = 'c1'"),
 			    "李伟 +8613800138001");
 }
@@ -679,10 +738,11 @@ static struct httpd *server(struct fx *f, struct config **cfg)
 	struct diag d;
 	struct err e = {{0}};
 	int usage;
-	int n = snprintf(yaml, sizeof(yaml),
-			 "store: %s\ntemplates: templates\ntracking:\n  secret_env: FB_TEST_SECRET\n"
-			 "transports:\n  sms:\n    kind: outbox\n    channel: sms\n    dir: %s/out\n",
-			 f->path, f->dir);
+	int n =
+	    snprintf(yaml, sizeof(yaml),
+		     "store: %s\ntemplates: templates\ntracking:\n  secret_env: FB_TEST_SECRET\n"
+		     "transports:\n  sms:\n    kind: outbox\n    channel: sms\n    dir: %s/out\n",
+		     f->path, f->dir);
 	diag_init(&d);
 	*cfg = config_load_mem("test.yaml", yaml, (size_t)n, &d);
 	if (!*cfg || d.errors)
@@ -750,8 +810,9 @@ static void test_router(void **state)
 	char bad[128];
 	snprintf(bad, sizeof(bad), "%s", path);
 	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
-	const char *forged[] = {bad, "/o/", "/o/o2.0.abc", "/o/o99999.0.00000000000000000000",
-				"/o/../etc/passwd", "/o/x/y"};
+	const char *forged[] = {
+	    bad,     "/o/", "/o/o2.0.abc", "/o/o99999.0.00000000000000000000", "/o/../etc/passwd",
+	    "/o/x/y"};
 	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
 		assert_int_equal(call(h, "GET", forged[i], NULL, NULL, NULL, &rs), 404);
 		httpd_resp_release(&rs);
@@ -803,8 +864,8 @@ static void test_router(void **state)
 	assert_int_equal(call(h, "POST", "/api/events", NULL, "application/json", ev, &rs), 401);
 	assert_int_equal(rs.bearer_challenge, 1);
 	httpd_resp_release(&rs);
-	assert_int_equal(call(h, "POST", "/api/events", "Bearer t0ken2", "application/json", ev, &rs),
-			 401);
+	assert_int_equal(
+	    call(h, "POST", "/api/events", "Bearer t0ken2", "application/json", ev, &rs), 401);
 	httpd_resp_release(&rs);
 	assert_int_equal(call(h, "POST", "/api/events", "Basic t0ken", "application/json", ev, &rs),
 			 401);
@@ -812,11 +873,11 @@ static void test_router(void **state)
 	assert_int_equal(nevents(f, "purchase"), 0);
 	assert_int_equal(call(h, "POST", "/api/events", "bearer t0ken", "text/csv", ev, &rs), 415);
 	httpd_resp_release(&rs);
-	assert_int_equal(call(h, "POST", "/api/events", "Bearer t0ken", "application/json", "{", &rs),
-			 400);
+	assert_int_equal(
+	    call(h, "POST", "/api/events", "Bearer t0ken", "application/json", "{", &rs), 400);
 	httpd_resp_release(&rs);
-	assert_int_equal(call(h, "POST", "/api/events", "Bearer t0ken", "application/json", ev, &rs),
-			 200);
+	assert_int_equal(
+	    call(h, "POST", "/api/events", "Bearer t0ken", "application/json", ev, &rs), 200);
 	assert_non_null(strstr(rs.body.data, "\"added\":1"));
 	httpd_resp_release(&rs);
 	assert_int_equal(nevents(f, "purchase"), 1);
