@@ -20,6 +20,7 @@ static const struct {
 	{"events", cmd_events, "events import FILE [--skip-bad]"},
 	{"event", cmd_event, "event add --contact ID --type T [--at TIME] [--data JSON]"},
 	{"run", cmd_run, "run [--once] [--now TIME]  the dispatcher"},
+	{"serve", cmd_serve, "serve [--listen HOST:PORT] [--now TIME]  the tracking and feedback HTTP server"},
 	{"preview", cmd_preview, "preview --contact ID --campaign C [--step N] [--channel T]"},
 	{"plan", cmd_plan, "plan [--now TIME] [--days N] [--format table|json]  simulate, send nothing"},
 	{"suppress", cmd_suppress, "suppress ADDRESS... [--reason R] | --import FILE | --list | --remove ADDRESS..."},
