@@ -33,11 +33,12 @@ struct links {
 
 /* links_rewrite - rewrite m's text and html for channel ch (email: text
  * and HTML; sms: text; chat: markdown), pure: m is not changed.
- * - text and markdown: bare http(s) URLs and the targets of [label](url);
- *   a URL ends at a space, a control, a non-ASCII character (Chinese text
- *   or punctuation around it) or one of <>"`{}|\^; trailing . , ; : ! ? '
- *   * _ ~ and a ) or ] without its opening one are not part of it; a label
- *   is left as it is;
+ * - text and markdown: bare http(s) URLs and the targets of [label](url)
+ *   (and [label](url "title")); a bare URL ends at a space, a control, a
+ *   non-ASCII character (Chinese text or punctuation around it), a bracket
+ *   (but for an IPv6 host) or one of <>"`{}|\^; trailing . , ; : ! ? ' * _
+ *   ~ and a ) without its ( are not part of it; a label, a title and an
+ *   image's target ![alt](url) are left as they are;
  * - HTML: only the href of <a> elements (any case, quoted or not); not
  *   src, mailto:, tel:, comments, or anything inside script, style, title
  *   or textarea; the new value is written HTML-escaped, the rest of the
@@ -47,8 +48,9 @@ struct links {
  * - index i is given to distinct URLs in order of first appearance, text
  *   first then HTML, so the same URL in both gets the same index;
  * - email HTML gets <img src="BASE/o/TOKEN" width="1" height="1" alt=""
- *   style="display:none"> before the last </body>, or at the end, unless
- *   it already holds one of ours.
+ *   style="display:none"> before the last </body>, else at the end when
+ *   the document does not end inside a tag, comment or script, unless it
+ *   already holds one of ours.
  * base_url, secret borrowed; out is filled (links_release). */
 void links_rewrite(const struct rendered *m, enum channel_kind ch, const char *base_url,
 		   const char *secret, int64_t send_id, struct links *out);

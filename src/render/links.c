@@ -151,16 +151,24 @@ static void replace(struct rw *r, const char *u, size_t n, int html, struct buf 
 /* ---- text and markdown ------------------------------------------------ */
 
 /* url_char - may be inside a bare URL (RFC 3986 characters and a few
- * others seen in the wild; never space, controls or non-ASCII) */
+ * others seen in the wild; never space, controls, non-ASCII or brackets,
+ * so that rewriting a URL never changes what is a markdown label) */
 static int url_char(unsigned char c)
 {
-	return c > 0x20 && c < 0x7f && !strchr("<>\"`{}|\\^", c);
+	return c > 0x20 && c < 0x7f && !strchr("<>\"`{}|\\^[]", c);
 }
 
-/* bare_end - the end of the bare URL that starts at i */
-static size_t bare_end(const char *s, size_t n, size_t i)
+/* bare_end - the end of the bare URL that starts at i (after a scheme of
+ * k bytes) */
+static size_t bare_end(const char *s, size_t n, size_t i, size_t k)
 {
-	size_t e = i;
+	size_t e = i + k;
+	if (e < n && s[e] == '[') { /* an IPv6 literal */
+		size_t v = e + 1;
+		while (v < n && (is_alnum((unsigned char)s[v]) || s[v] == ':' || s[v] == '.'))
+			v++;
+		e = v < n && s[v] == ']' ? v + 1 : e;
+	}
 	while (e < n && url_char((unsigned char)s[e]))
 		e++;
 	for (;;) {
@@ -171,11 +179,10 @@ static size_t bare_end(const char *s, size_t n, size_t i)
 			e--;
 			continue;
 		}
-		if (c == ')' || c == ']') {
-			char open = c == ')' ? '(' : '[';
+		if (c == ')') {
 			int depth = 0;
-			for (size_t k = i; k < e; k++)
-				depth += s[k] == open ? 1 : s[k] == c ? -1 : 0;
+			for (size_t p = i; p < e; p++)
+				depth += s[p] == '(' ? 1 : s[p] == ')' ? -1 : 0;
 			if (depth < 0) {
 				e--;
 				continue;
@@ -187,14 +194,14 @@ static size_t bare_end(const char *s, size_t n, size_t i)
 }
 
 /* target_end - the end of a markdown link target starting at i: at white
- * space or the ) that closes it */
+ * space, a bracket or the ) that closes it */
 static size_t target_end(const char *s, size_t n, size_t i)
 {
 	int depth = 0;
 	size_t e = i;
 	for (; e < n; e++) {
 		unsigned char c = (unsigned char)s[e];
-		if (c <= 0x20 || c == 0x7f)
+		if (c <= 0x20 || c == 0x7f || c == '[' || c == ']')
 			break;
 		if (c == '(')
 			depth++;
@@ -214,12 +221,13 @@ static size_t skip_blanks(const char *s, size_t n, size_t i)
 /* md_link - is '[' at i the start of a markdown link [label](target) or
  * [label](target "title")? Then 1 with the target in [*ts, *te) (inside
  * its <> when it has them) and *end just after the ). A label holds no
- * brackets and no blank line and is at most 1000 bytes, so what counts as
- * a link never depends on a URL inside it. */
+ * brackets and no blank line, a target no brackets and a title no line
+ * end, so what counts as a link never depends on a URL inside it (and each
+ * byte is looked at a bounded number of times). */
 static int md_link(const char *s, size_t n, size_t i, size_t *ts, size_t *te, size_t *end)
 {
 	size_t k = i + 1;
-	for (; k < n && k < i + 1000 && s[k] != ']'; k++) {
+	for (; k < n && s[k] != ']'; k++) {
 		if (s[k] == '\\' && k + 1 < n && s[k + 1] != '\n') {
 			k++;
 			continue;
@@ -245,10 +253,12 @@ static int md_link(const char *s, size_t n, size_t i, size_t *ts, size_t *te, si
 	}
 	size_t w = skip_blanks(s, n, k);
 	if (w > k && w < n && (s[w] == '"' || s[w] == '\'')) {
-		const char *q = memchr(s + w + 1, s[w], n - w - 1);
-		if (!q)
+		size_t q = w + 1;
+		while (q < n && s[q] != s[w] && s[q] != '\n')
+			q++;
+		if (q >= n || s[q] != s[w])
 			return 0;
-		w = skip_blanks(s, n, (size_t)(q - s) + 1);
+		w = skip_blanks(s, n, q + 1);
 	}
 	if (w >= n || s[w] != ')')
 		return 0;
@@ -273,9 +283,10 @@ static void rewrite_text(struct rw *r, const char *s, struct buf *out)
 			i = end;
 			continue;
 		}
+		size_t k;
 		if ((s[i] == 'h' || s[i] == 'H') && (i == 0 || !is_alnum((unsigned char)s[i - 1])) &&
-		    http_len(s + i, n - i)) {
-			size_t e = bare_end(s, n, i);
+		    (k = http_len(s + i, n - i)) != 0) {
+			size_t e = bare_end(s, n, i, k);
 			replace(r, s + i, e - i, 0, out);
 			i = e;
 			continue;

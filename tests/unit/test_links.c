@@ -1,7 +1,8 @@
 /* test_links.c - link and open tracking (links.h): a table of messages
  * with the exact rewritten text and HTML and the URLs recorded, then the
  * properties: tokens verify, a second pass changes nothing, the limit on
- * links, a base URL with a trailing slash, the config switch and its check.
+ * links, a base URL with a trailing slash, the config switch and its check,
+ * and store_links_add keeping the first recording.
  *
  * In the table "{N}" stands for BASE/c/TOKEN of link N and "{o}" for the
  * open pixel's <img>, both computed with track.h (so the table states
@@ -17,10 +18,15 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
+#include <unistd.h>
+
 #include "buf.h"
 #include "config.h"
 #include "diag.h"
 #include "links.h"
+#include "store.h"
+#include "store_track.h"
 #include "track.h"
 #include "xmalloc.h"
 
@@ -374,6 +380,54 @@ static void test_check(void **state)
 	diag_release(&d);
 }
 
+/* the links of a send, and a retry that records them again: the first
+ * recording stays; read back with sqlite3 itself (the store has no reader
+ * for links yet) */
+static void test_store(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_links.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	struct err e = {{0}};
+	struct store *s = store_open(path, &e);
+	int from, to;
+	assert_non_null(s);
+	assert_int_equal(store_migrate(s, &from, &to, &e), 0);
+	char *a[] = {"https://a.example.com/?q=中&x=1", "https://b.example.com/"};
+	char *b[] = {"https://changed.example.com/", "https://b.example.com/",
+		     "https://c.example.com/"};
+	assert_int_equal(store_links_add(s, 7, a, 2, &e), 0);
+	assert_int_equal(store_begin(s, &e), 0);
+	assert_int_equal(store_links_add(s, 7, b, 3, &e), 0);
+	assert_int_equal(store_commit(s, &e), 0);
+	assert_int_equal(store_links_add(s, 8, NULL, 0, &e), 0);
+	store_close(s);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT send_id, idx, url FROM links ORDER BY send_id, idx",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	const char *want[] = {"7 1 https://a.example.com/?q=中&x=1", "7 2 https://b.example.com/",
+			      "7 3 https://c.example.com/"};
+	size_t n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char row[256];
+		snprintf(row, sizeof(row), "%lld %d %s", (long long)sqlite3_column_int64(st, 0),
+			 sqlite3_column_int(st, 1), (const char *)sqlite3_column_text(st, 2));
+		assert_true(n < 3);
+		assert_string_equal(row, want[n]);
+		n++;
+	}
+	assert_int_equal(n, 3);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +436,7 @@ int main(void)
 	    cmocka_unit_test(test_limit),
 	    cmocka_unit_test(test_config),
 	    cmocka_unit_test(test_check),
+	    cmocka_unit_test(test_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
