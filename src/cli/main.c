@@ -23,6 +23,7 @@ static const struct {
 	{"preview", cmd_preview, "preview --contact ID --campaign C [--step N] [--channel T]"},
 	{"plan", cmd_plan, "plan [--now TIME] [--days N] [--format table|json]  simulate, send nothing"},
 	{"suppress", cmd_suppress, "suppress ADDRESS... [--reason R] | --import FILE | --list | --remove ADDRESS..."},
+	{"bounces", cmd_bounces, "bounces import FILE... [--skip-bad]  DSN and ARF reports: mbox, .eml or a folder"},
 	{"report", cmd_report, "report [--campaign C] [--since TIME] [--format table|json|csv]"},
 	{"why", cmd_why, "why SEND_ID               the history of one send"},
 	{"segments", cmd_segments, "segments                  each segment's size"},
