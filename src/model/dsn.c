@@ -10,7 +10,8 @@
  *
  * Security: the input is mail from anyone. Every walk is bounded (depth
  * MAX_DEPTH, MAX_PARTS parts, MAX_FIELDS header fields per part), every
- * scan moves forward, values kept are cut and stripped of controls, and
+ * scan moves forward, values kept are cut, stripped of controls and made
+ * valid UTF-8 (they go into JSON, the store and error lines), and
  * nothing here decides anything: a bounce token found is only a candidate
  * until the caller verifies its signature (track.h).
  */
@@ -22,6 +23,7 @@
 
 #include "buf.h"
 #include "hash.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define MAX_DEPTH 8
@@ -383,24 +385,49 @@ static void walk(struct walk *w, const char *p, size_t n, int depth)
 
 /* ---- values ----------------------------------------------------------- */
 
-/* one_line - v without controls (as spaces), runs of space as one, cut at
- * VALUE_MAX bytes on a UTF-8 boundary; NULL for NULL or empty */
+/* valid_utf8 - n bytes at p are well-formed UTF-8 */
+static int valid_utf8(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_len((const unsigned char *)p + i, n - i);
+		if (!k)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+/* one_line - v without controls (as spaces), runs of space as one, bytes
+ * that are not UTF-8 as U+FFFD, cut at VALUE_MAX bytes between characters;
+ * NULL for NULL or nothing left */
 static char *one_line(const char *v)
 {
 	if (!v)
 		return NULL;
 	struct buf b = BUF_INIT;
-	for (const unsigned char *p = (const unsigned char *)v; *p && b.len < VALUE_MAX; p++) {
-		unsigned char c = *p < 0x20 || *p == 0x7f ? ' ' : *p;
-		if (c == ' ' && (!b.len || b.data[b.len - 1] == ' '))
+	size_t n = strlen(v);
+	for (size_t i = 0; i < n;) {
+		const unsigned char *p = (const unsigned char *)v + i;
+		size_t k = utf8_len(p, n - i);
+		if (k == 1 && (*p < 0x20 || *p == 0x7f)) {
+			if (b.len && b.data[b.len - 1] != ' ' && b.len < VALUE_MAX)
+				buf_putc(&b, ' ');
+			i++;
 			continue;
-		buf_putc(&b, (char)c);
+		}
+		if (k == 1 && *p == ' ' && (!b.len || b.data[b.len - 1] == ' ')) {
+			i++;
+			continue;
+		}
+		const char *put = k ? (const char *)p : "\xEF\xBF\xBD";
+		size_t pn = k ? k : 3;
+		if (b.len + pn > VALUE_MAX)
+			break;
+		buf_append(&b, put, pn);
+		i += k ? k : 1;
 	}
-	while (b.len && (b.data[b.len - 1] == ' ' ||
-			 (b.len >= VALUE_MAX && ((unsigned char)b.data[b.len - 1] & 0xC0) == 0x80)))
+	while (b.len && b.data[b.len - 1] == ' ')
 		b.len--;
-	if (b.len >= VALUE_MAX && b.len && ((unsigned char)b.data[b.len - 1] & 0xC0) == 0xC0)
-		b.len--; /* a lead byte whose sequence was cut */
 	if (!b.len) {
 		buf_release(&b);
 		return NULL;
@@ -427,7 +454,7 @@ static char *address_of(const char *v, int typed)
 	size_t k = strcspn(s, lt ? ">" : " \t,;>");
 	while (k && is_wsp((unsigned char)s[k - 1]))
 		k--;
-	if (!k || k > 320 || !memchr(s, '@', k))
+	if (!k || k > 320 || !memchr(s, '@', k) || !valid_utf8(s, k))
 		return NULL;
 	for (size_t i = 0; i < k; i++)
 		if ((unsigned char)s[i] < 0x21 || s[i] == 0x7f)
@@ -446,10 +473,12 @@ static char *msgid_of(const char *v)
 		for (const char *q = lt + 1; q < gt; q++)
 			if ((unsigned char)*q <= 0x20 || *q == 0x7f)
 				return NULL;
+		if (!valid_utf8(lt, (size_t)(gt - lt)))
+			return NULL;
 		return xstrndup(lt, (size_t)(gt - lt) + 1);
 	}
 	size_t k = strcspn(v, " \t");
-	if (!k || k > 996 || !memchr(v, '@', k))
+	if (!k || k > 996 || !memchr(v, '@', k) || !valid_utf8(v, k))
 		return NULL;
 	for (size_t i = 0; i < k; i++)
 		if ((unsigned char)v[i] < 0x21 || v[i] == 0x7f)
@@ -595,6 +624,10 @@ static void ds_group(void *ud, const struct fields *f, int k)
 			a[strcspn(a, " (;")] = '\0';
 			for (char *q = a; *q; q++)
 				*q = (char)lower((unsigned char)*q);
+		}
+		if (a && !*a) {
+			free(a);
+			a = NULL;
 		}
 		r.action = a;
 	}

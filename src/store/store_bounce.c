@@ -133,6 +133,8 @@ int store_bounce_record(struct store *s, const struct bounce *b, int64_t now, in
 			supp = xasprintf("hard bounce on send %lld: %s%s%s", (long long)b->send_id,
 					 status, *status && *diag ? " " : "", diag);
 	}
+	if (!ev.data) /* text that is not UTF-8 (dsn.c never hands such) */
+		ev.data = json_object();
 	int inserted = 0;
 	rc = store_event_add(s, &ev, now, NULL, &inserted, e);
 	if (rc == 0 && inserted) {

@@ -3,7 +3,7 @@
  * The input is parsed as one message, then split as an mbox with each
  * message parsed. What comes back must hold together: a report has
  * recipients and each a kind, a non-report none; statuses look like
- * "5.1.1"; addresses, diagnostics and tokens are one line, bounded.
+ * "5.1.1"; addresses, diagnostics and tokens are one line of UTF-8, bounded.
  *
  *   make && clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *     -Iinclude tests/fuzz/fuzz_dsn.c src/model/dsn.c build/liboutreach.a \
@@ -17,7 +17,9 @@
 #include <string.h>
 
 #include "dsn.h"
+#include "utf8.h"
 
+/* one_line - s is NULL, or 1..max bytes of UTF-8 without controls */
 static void one_line(const char *s, size_t max)
 {
 	if (!s)
@@ -25,9 +27,12 @@ static void one_line(const char *s, size_t max)
 	size_t n = strlen(s);
 	if (!n || n > max)
 		abort();
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20)
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_len((const unsigned char *)s + i, n - i);
+		if (!k || (unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			abort();
+		i += k;
+	}
 }
 
 static void check(const char *msg, size_t n)

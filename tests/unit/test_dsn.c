@@ -245,6 +245,27 @@ static void test_edges(void **state)
 	assert_string_equal(d.feedback_type, "abuse");
 	dsn_release(&d);
 
+	/* found by fuzzing: an Action that is only a comment, bytes that are
+	 * no UTF-8 in a diagnostic (they go into JSON), a long one cut
+	 * between characters */
+	struct buf lb = BUF_INIT;
+	buf_puts(&lb, REPORT_HEAD "--B\nContent-Type: message/delivery-status\n\n"
+			     "Final-Recipient: rfc822; a@example.com\nAction: (none)\nStatus: 5.1.1\n"
+			     "Diagnostic-Code: smtp; 550 \xff\xfe bad \xe4\xb8 ");
+	for (int i = 0; i < 200; i++)
+		buf_puts(&lb, "中");
+	buf_puts(&lb, "\n--B--\n");
+	parse(lb.data, &d);
+	buf_release(&lb);
+	assert_int_equal(d.kind, DSN_HARD);
+	assert_null(d.rcpts[0].action);
+	assert_true(strlen(d.rcpts[0].diagnostic) <= 300);
+	assert_int_equal(strncmp(d.rcpts[0].diagnostic,
+				 "smtp; 550 \xEF\xBF\xBD\xEF\xBF\xBD bad \xEF\xBF\xBD\xEF\xBF\xBD 中中", 34),
+			 0);
+	assert_int_equal((strlen(d.rcpts[0].diagnostic) - 28) % 3, 0); /* whole characters */
+	dsn_release(&d);
+
 	/* a token must stand alone and be whole */
 	parse(REPORT_HEAD "--B\nContent-Type: message/delivery-status\n\n"
 			  "Final-Recipient: rfc822; a@example.com\nAction: failed\nStatus: 5.1.1\n"
