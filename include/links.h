@@ -44,7 +44,8 @@ struct links {
  *   or textarea; the new value is written HTML-escaped, the rest of the
  *   document byte for byte;
  * - a URL that starts with base_url (unsubscribe_url, survey_url: already
- *   ours) is never rewritten;
+ *   ours) is never rewritten, nor one holding a control character (in
+ *   HTML after tabs and line ends are dropped, as browsers do);
  * - index i is given to distinct URLs in order of first appearance, text
  *   first then HTML, so the same URL in both gets the same index;
  * - email HTML gets <img src="BASE/o/TOKEN" width="1" height="1" alt=""

@@ -131,11 +131,21 @@ static char *tracked(const struct rw *r, char kind, int idx)
 	return u;
 }
 
+/* trackable - an http(s) URL of someone else's, without controls (it
+ * becomes a Location header when followed) */
+static int trackable(const struct rw *r, const char *u, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] < 0x20 || u[i] == 0x7f)
+			return 0;
+	return http_len(u, n) && !ours(r, u, n);
+}
+
 /* replace - put the tracked form of url u (n bytes) into out, or u itself
  * when it is not to be tracked */
 static void replace(struct rw *r, const char *u, size_t n, int html, struct buf *out)
 {
-	int idx = http_len(u, n) && !ours(r, u, n) ? link_index(r, u, n) : 0;
+	int idx = trackable(r, u, n) ? link_index(r, u, n) : 0;
 	if (!idx) {
 		buf_append(out, u, n);
 		return;
@@ -326,7 +336,8 @@ static void put_utf8(struct buf *b, unsigned long c)
 /* decode_attr - an attribute value with character references decoded:
  * numeric ones (&#38; &#x26;, the ; optional as browsers allow) and the
  * named amp lt gt quot apos nbsp with their ; (others stay as written);
- * without surrounding HTML white space */
+ * without surrounding HTML white space, and without tabs and line ends
+ * inside (browsers drop them from URLs) */
 static char *decode_attr(const char *s, size_t n)
 {
 	static const struct {
@@ -379,6 +390,12 @@ static char *decode_attr(const char *s, size_t n)
 		put_utf8(&b, named[m].c);
 		i = k + strlen(named[m].name);
 	}
+	size_t o = 0; /* the URL parser's step: tabs and line ends go */
+	for (size_t i = 0; i < b.len; i++)
+		if (b.data[i] != '\t' && b.data[i] != '\n' && b.data[i] != '\r')
+			b.data[o++] = b.data[i];
+	b.len = o;
+	b.data[o] = '\0';
 	return buf_detach(&b);
 }
 
@@ -542,7 +559,7 @@ static int rewrite_html(struct rw *r, const char *s, struct buf *out, size_t *bo
 		if (!end_tag && t.has_href && name_is(s, &t, "a")) {
 			char *u = decode_attr(s + t.v, t.nv);
 			size_t nu = strlen(u);
-			int idx = http_len(u, nu) && !ours(r, u, nu) ? link_index(r, u, nu) : 0;
+			int idx = trackable(r, u, nu) ? link_index(r, u, nu) : 0;
 			if (idx) {
 				char *tu = tracked(r, 'c', idx);
 				buf_append(out, s + i, t.v - i);

@@ -3,7 +3,7 @@
  * The input's first byte picks the channel (email, sms, chat); the rest,
  * cut at its first NUL, is the text, and what follows that NUL (to the
  * next NUL) the HTML. Every recorded URL must be an http(s) URL that is
- * not ours, recorded once; every tracked link's token must verify; and a
+ * not ours, without controls, recorded once; every tracked link's token must verify; and a
  * second pass over the output must change nothing and find no new link.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
@@ -82,6 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < l.n; i++) {
 		if (!is_http(l.urls[i]) || is_ours(l.urls[i]))
 			abort();
+		for (const char *p = l.urls[i]; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				abort(); /* it would become a Location header */
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(l.urls[i], l.urls[k]) == 0)
 				abort();

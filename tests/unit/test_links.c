@@ -133,6 +133,12 @@ static const struct row rows[] = {
      "</textarea>{o}",
      {"https://s.example.com/", "https://q.example.com/?q=%E4%B8%AD&x='1'&y=&copy=2\xC2\xA0",
       "https://z.example.com/"}},
+    {"html: line ends inside an href go (as in browsers), other controls stay untracked",
+     CHANNEL_EMAIL, NULL,
+     "<a href=\"https://l.example.com/a\n\tb\r\n\">l</a><a href=\"https://c.example.com/&#1;x\">c</a>"
+     "<a href=\"https://c.example.com/&#10;y\">d</a>",
+     NULL, "<a href=\"{1}\">l</a><a href=\"https://c.example.com/&#1;x\">c</a><a href=\"{2}\">d</a>{o}",
+     {"https://l.example.com/ab", "https://c.example.com/y"}},
     {"html: a cut-off tag and a lone < are left as they are, no pixel", CHANNEL_EMAIL, NULL,
      "<p>1 < 2</p><a href=\"https://ok.example.com/\">ok</a><a href=\"https://cut.example.com/",
      NULL, "<p>1 < 2</p><a href=\"{1}\">ok</a><a href=\"https://cut.example.com/",
