@@ -113,8 +113,10 @@ static void parse_fields(const char *p, size_t n, struct fields *f, size_t *body
 				struct field *last = &f->v[f->n - 1];
 				char *more = trim_dup(p + i, e - i);
 				buf_reset(&v);
-				buf_printf(&v, "%s%s%s", last->value, *last->value && *more ? " " : "",
-					   more);
+				buf_puts(&v, last->value); /* never NULL data, even when empty */
+				if (*last->value && *more)
+					buf_putc(&v, ' ');
+				buf_puts(&v, more);
 				free(more);
 				if (v.len < 64 * 1024) {
 					free(last->value);

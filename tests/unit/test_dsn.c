@@ -154,6 +154,11 @@ static void test_edges(void **state)
 	assert_string_equal(d.why, "no header fields");
 	dsn_release(&d);
 
+	/* found by fuzzing: an empty field continued by an empty line of blanks */
+	parse("Subject:\n \nTo:\n\t\n \n\nbody\n", &d);
+	assert_int_equal(d.kind, DSN_NONE);
+	dsn_release(&d);
+
 	parse("just some text\nwithout a colon\n", &d);
 	assert_int_equal(d.kind, DSN_NONE);
 	dsn_release(&d);
