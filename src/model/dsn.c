@@ -63,6 +63,7 @@ static int is_wsp(int c)
 struct field {
 	char *name;
 	char *value; /* unfolded, without surrounding white space */
+	size_t len;  /* of value */
 };
 
 struct fields {
@@ -109,7 +110,7 @@ static void parse_fields(const char *p, size_t n, struct fields *f, size_t *body
 			break;
 		}
 		if (is_wsp((unsigned char)p[i])) {
-			if (f->n) { /* a continuation */
+			if (f->n && f->v[f->n - 1].len < 64 * 1024) { /* a continuation */
 				struct field *last = &f->v[f->n - 1];
 				char *more = trim_dup(p + i, e - i);
 				buf_reset(&v);
@@ -118,10 +119,9 @@ static void parse_fields(const char *p, size_t n, struct fields *f, size_t *body
 					buf_putc(&v, ' ');
 				buf_puts(&v, more);
 				free(more);
-				if (v.len < 64 * 1024) {
-					free(last->value);
-					last->value = xstrdup(v.data);
-				}
+				free(last->value); /* at most 64 KiB and a line: each is bounded */
+				last->value = xstrdup(v.data);
+				last->len = v.len;
 			}
 			i = next;
 			continue;
@@ -138,6 +138,7 @@ static void parse_fields(const char *p, size_t n, struct fields *f, size_t *body
 			}
 			f->v[f->n].name = xstrndup(p + i, k - i);
 			f->v[f->n].value = trim_dup(p + k + 1, e - k - 1);
+			f->v[f->n].len = strlen(f->v[f->n].value);
 			f->n++;
 		}
 		i = next;

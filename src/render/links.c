@@ -232,8 +232,8 @@ static size_t skip_blanks(const char *s, size_t n, size_t i)
  * [label](target "title")? Then 1 with the target in [*ts, *te) (inside
  * its <> when it has them) and *end just after the ). A label holds no
  * brackets and no blank line, a target no brackets and a title no line
- * end, so what counts as a link never depends on a URL inside it (and each
- * byte is looked at a bounded number of times). */
+ * end (and at most 1000 bytes), so what counts as a link never depends on
+ * a URL inside it, and each byte is looked at a bounded number of times. */
 static int md_link(const char *s, size_t n, size_t i, size_t *ts, size_t *te, size_t *end)
 {
 	size_t k = i + 1;
@@ -264,7 +264,7 @@ static int md_link(const char *s, size_t n, size_t i, size_t *ts, size_t *te, si
 	size_t w = skip_blanks(s, n, k);
 	if (w > k && w < n && (s[w] == '"' || s[w] == '\'')) {
 		size_t q = w + 1;
-		while (q < n && s[q] != s[w] && s[q] != '\n')
+		while (q < n && q < w + 1000 && s[q] != s[w] && s[q] != '\n')
 			q++;
 		if (q >= n || s[q] != s[w])
 			return 0;
