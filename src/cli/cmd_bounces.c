@@ -70,9 +70,10 @@ static void add(struct reader *r, const char *msg, size_t n, int line, int index
 		return;
 	}
 	if (index)
-		diag_error(r->d, r->file, line,
-			   "message %d: not a delivery status notification or complaint report (%s)",
-			   index, p->d.why);
+		diag_error(
+		    r->d, r->file, line,
+		    "message %d: not a delivery status notification or complaint report (%s)",
+		    index, p->d.why);
 	else
 		diag_error(r->d, r->file, 0,
 			   "not a delivery status notification or complaint report (%s)", p->d.why);
@@ -225,8 +226,9 @@ static int import_one(struct store *s, const struct report *p, const char *secre
 		char *key = contact_address_key(r->address);
 		int64_t sid;
 		enum bounce_by by;
-		int rc = store_bounce_find(s, actionable == 1 ? verp : 0,
-					   actionable == 1 ? d->message_id : NULL, key, &sid, &by, e);
+		int rc =
+		    store_bounce_find(s, actionable == 1 ? verp : 0,
+				      actionable == 1 ? d->message_id : NULL, key, &sid, &by, e);
 		free(key);
 		if (rc < 0)
 			return -1;
@@ -234,7 +236,8 @@ static int import_one(struct store *s, const struct report *p, const char *secre
 			char w[1200];
 			struct shown sh;
 			where(p, w, sizeof(w));
-			fprintf(stderr, "outreach: %s: no send matches this %s (recipient %s%s%s)\n", w,
+			fprintf(stderr,
+				"outreach: %s: no send matches this %s (recipient %s%s%s)\n", w,
 				r->kind == DSN_COMPLAINT ? "complaint" : "bounce",
 				r->address ? str_show(&sh, r->address) : "unknown",
 				d->message_id ? ", Message-ID " : "",
@@ -306,16 +309,17 @@ static int bounces_import(struct cli *c)
 	struct counts cn = {0};
 	struct store *s = NULL;
 	if (r.bad && !skip_bad) {
-		fprintf(stderr, "outreach: bounces import: nothing imported (%d problem%s)\n", r.bad,
-			r.bad == 1 ? "" : "s");
+		fprintf(stderr, "outreach: bounces import: nothing imported (%d problem%s)\n",
+			r.bad, r.bad == 1 ? "" : "s");
 		rc = EXIT_USAGE;
 		goto out;
 	}
 	if (!secret || !*secret)
-		fprintf(stderr,
-			"outreach: warning: %s is not set: bounce tokens cannot be verified, reports "
-			"are matched by Message-ID and address only\n",
-			cfg->tracking_secret_env);
+		fprintf(
+		    stderr,
+		    "outreach: warning: %s is not set: bounce tokens cannot be verified, reports "
+		    "are matched by Message-ID and address only\n",
+		    cfg->tracking_secret_env);
 	s = cli_store(cfg, 1);
 	int src = store_begin(s, &e);
 	for (size_t i = 0; src == 0 && i < r.n; i++)

@@ -160,8 +160,7 @@ static const char *get(const struct fields *f, const char *name)
 
 /* content_type - "type/subtype" in lower case into t (text/plain when
  * absent), and the parameter named param (unquoted) into pv, or "" */
-static void content_type(const char *ct, char *t, size_t tn, const char *param, char *pv,
-			 size_t pn)
+static void content_type(const char *ct, char *t, size_t tn, const char *param, char *pv, size_t pn)
 {
 	size_t k = 0;
 	pv[0] = '\0';
@@ -324,8 +323,7 @@ static int delimiter(const char *p, size_t n, const char *boundary, size_t bl)
 }
 
 /* walk_multipart - each part between the boundary lines */
-static void walk_multipart(struct walk *w, const char *p, size_t n, const char *boundary,
-			   int depth)
+static void walk_multipart(struct walk *w, const char *p, size_t n, const char *boundary, int depth)
 {
 	size_t bl = strlen(boundary);
 	size_t i = 0, start = 0;
@@ -358,8 +356,7 @@ static void walk(struct walk *w, const char *p, size_t n, int depth)
 	size_t body;
 	char type[96], param[256];
 	parse_fields(p, n, &f, &body);
-	content_type(get(&f, "Content-Type"), type, sizeof(type), "boundary", param,
-		     sizeof(param));
+	content_type(get(&f, "Content-Type"), type, sizeof(type), "boundary", param, sizeof(param));
 	if (strncmp(type, "multipart/", 10) == 0) {
 		if (strcmp(type, "multipart/report") == 0 && !w->multipart_report) {
 			char rt[64];
@@ -536,8 +533,8 @@ static char *find_token(const char *v)
 {
 	for (const char *p = v; p && *p; p++) {
 		if (*p != 'b' || (p > v && ((p[-1] >= '0' && p[-1] <= '9') ||
-					     (lower((unsigned char)p[-1]) >= 'a' &&
-					      lower((unsigned char)p[-1]) <= 'z'))))
+					    (lower((unsigned char)p[-1]) >= 'a' &&
+					     lower((unsigned char)p[-1]) <= 'z'))))
 			continue;
 		const char *q = p + 1;
 		size_t d = strspn(q, "0123456789");
@@ -569,8 +566,8 @@ static void rcpt_push(struct dsn *d, const struct dsn_rcpt *r)
 static enum dsn_kind rcpt_kind(const char *action, const char *status, const char *diag)
 {
 	int cls = status[0] ? status[0] - '0' : class_of_diag(diag);
-	if (action && (ieq(action, "delivered") || ieq(action, "relayed") ||
-		       ieq(action, "expanded")))
+	if (action &&
+	    (ieq(action, "delivered") || ieq(action, "relayed") || ieq(action, "expanded")))
 		return DSN_OTHER;
 	if (action && ieq(action, "delayed"))
 		return DSN_SOFT;
@@ -732,9 +729,9 @@ int64_t dsn_date(const char *s)
 	static const struct {
 		const char *name;
 		int minutes;
-	} zones[] = {{"ut", 0},	      {"gmt", 0},	{"z", 0},	  {"utc", 0},
-		     {"est", -300},   {"edt", -240},	{"cst", -360},	  {"cdt", -300},
-		     {"mst", -420},   {"mdt", -360},	{"pst", -480},	  {"pdt", -420}};
+	} zones[] = {{"ut", 0},	    {"gmt", 0},	   {"z", 0},	  {"utc", 0},
+		     {"est", -300}, {"edt", -240}, {"cst", -360}, {"cdt", -300},
+		     {"mst", -420}, {"mdt", -360}, {"pst", -480}, {"pdt", -420}};
 	const char *p = s;
 	int day, year, hh, mm, ss = 0, month = -1;
 	if (!p)
@@ -804,7 +801,7 @@ int64_t dsn_date(const char *s)
 /* verp_from - a bounce token in the fields the report was addressed by */
 static char *verp_from(const struct fields *f)
 {
-	static const char *const names[] = {"To",	    "Delivered-To",	 "X-Original-To",
+	static const char *const names[] = {"To",	   "Delivered-To",  "X-Original-To",
 					    "Envelope-To", "X-Envelope-To", "X-Rcpt-To"};
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
 		for (size_t i = 0; i < f->n; i++) {
@@ -881,7 +878,8 @@ void dsn_parse(const char *msg, size_t len, struct dsn *out)
 	fields_release(&orig);
 	if (!out->nrcpts) {
 		snprintf(out->why, sizeof(out->why), "a %s without recipients",
-			 w.report_kind == 'd' ? "delivery status notification" : "complaint report");
+			 w.report_kind == 'd' ? "delivery status notification"
+					      : "complaint report");
 		goto out;
 	}
 	out->kind = DSN_OTHER;

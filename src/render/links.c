@@ -112,12 +112,23 @@ static void put_escaped(struct buf *out, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '&': buf_puts(out, "&amp;"); break;
-		case '"': buf_puts(out, "&quot;"); break;
-		case '\'': buf_puts(out, "&#39;"); break;
-		case '<': buf_puts(out, "&lt;"); break;
-		case '>': buf_puts(out, "&gt;"); break;
-		default: buf_putc(out, *s);
+		case '&':
+			buf_puts(out, "&amp;");
+			break;
+		case '"':
+			buf_puts(out, "&quot;");
+			break;
+		case '\'':
+			buf_puts(out, "&#39;");
+			break;
+		case '<':
+			buf_puts(out, "&lt;");
+			break;
+		case '>':
+			buf_puts(out, "&gt;");
+			break;
+		default:
+			buf_putc(out, *s);
 		}
 	}
 }
@@ -294,7 +305,8 @@ static void rewrite_text(struct rw *r, const char *s, struct buf *out)
 			continue;
 		}
 		size_t k;
-		if ((s[i] == 'h' || s[i] == 'H') && (i == 0 || !is_alnum((unsigned char)s[i - 1])) &&
+		if ((s[i] == 'h' || s[i] == 'H') &&
+		    (i == 0 || !is_alnum((unsigned char)s[i - 1])) &&
 		    (k = http_len(s + i, n - i)) != 0) {
 			size_t e = bare_end(s, n, i, k);
 			replace(r, s + i, e - i, 0, out);
@@ -343,7 +355,7 @@ static char *decode_attr(const char *s, size_t n)
 	static const struct {
 		const char *name;
 		unsigned long c;
-	} named[] = {{"amp;", '&'},   {"lt;", '<'},    {"gt;", '>'},
+	} named[] = {{"amp;", '&'},  {"lt;", '<'},    {"gt;", '>'},
 		     {"quot;", '"'}, {"apos;", '\''}, {"nbsp;", 0xA0}};
 	struct buf b = BUF_INIT;
 	buf_puts(&b, "");
@@ -365,8 +377,10 @@ static char *decode_attr(const char *s, size_t n)
 			unsigned long c = 0;
 			while (e < n && e - d < 8 &&
 			       ((s[e] >= '0' && s[e] <= '9') ||
-				(hex && ((s[e] >= 'a' && s[e] <= 'f') || (s[e] >= 'A' && s[e] <= 'F'))))) {
-				int v = s[e] <= '9' ? s[e] - '0' : lower((unsigned char)s[e]) - 'a' + 10;
+				(hex &&
+				 ((s[e] >= 'a' && s[e] <= 'f') || (s[e] >= 'A' && s[e] <= 'F'))))) {
+				int v = s[e] <= '9' ? s[e] - '0'
+						    : lower((unsigned char)s[e]) - 'a' + 10;
 				c = c * (hex ? 16 : 10) + (unsigned long)v;
 				e++;
 			}
@@ -427,8 +441,8 @@ static size_t raw_end(const char *s, size_t n, size_t i, const char *name)
 
 struct tag {
 	size_t name, nname; /* the tag name */
-	size_t gt;          /* the closing > */
-	size_t v, nv;       /* the first href's value, when there is one */
+	size_t gt;	    /* the closing > */
+	size_t v, nv;	    /* the first href's value, when there is one */
 	int has_href;
 	char quote; /* its quote, or 0 when unquoted */
 };
@@ -629,7 +643,8 @@ void links_rewrite(const struct rendered *m, enum channel_kind ch, const char *b
 		struct buf b = BUF_INIT;
 		size_t body_at;
 		int clean = rewrite_html(&r, m->html, &b, &body_at);
-		out->html = ch == CHANNEL_EMAIL ? add_pixel(&r, &b, body_at, clean) : buf_detach(&b);
+		out->html =
+		    ch == CHANNEL_EMAIL ? add_pixel(&r, &b, body_at, clean) : buf_detach(&b);
 	}
 	out->urls = r.urls;
 	out->n = r.n;
@@ -705,8 +720,12 @@ int links_check_config(const struct config *cfg, struct diag *d)
 	const char *name;
 	json_t *v;
 	json_object_foreach(json_object_get(cfg->doc, "campaigns"), name, v)
+	{
 		bad += check_track(cfg, "campaigns", "campaign", name, v, d);
+	}
 	json_object_foreach(json_object_get(cfg->doc, "transports"), name, v)
+	{
 		bad += check_track(cfg, "transports", "transport", name, v, d);
+	}
 	return bad;
 }
