@@ -41,5 +41,6 @@ int cmd_send_test(struct cli *c);
 int cmd_plan(struct cli *c);
 int cmd_suppress(struct cli *c);
 int cmd_serve(struct cli *c);
+int cmd_bounces(struct cli *c);
 
 #endif

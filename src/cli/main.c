@@ -25,6 +25,7 @@ static const struct {
 	{"plan", cmd_plan, "plan [--now TIME] [--days N] [--format table|json]  simulate, send nothing"},
 	{"suppress", cmd_suppress, "suppress ADDRESS... [--reason R] | --import FILE | --list | --remove ADDRESS..."},
 	{"report", cmd_report, "report [--campaign C] [--since TIME] [--format table|json|csv|html] [--output FILE] [--include-machine-opens]"},
+	{"bounces", cmd_bounces, "bounces import FILE... [--skip-bad]  DSN and ARF reports: mbox, .eml or a folder"},
 	{"why", cmd_why, "why SEND_ID               the history of one send"},
 	{"segments", cmd_segments, "segments                  each segment's size"},
 	{"send-test", cmd_send_test, "send-test --transport NAME [--to ADDRESS] [--subject S] [--text T]"},

@@ -24,11 +24,13 @@
 
 #include "buf.h"
 #include "hash.h"
+#include "links.h"
 #include "log.h"
 #include "policy.h"
 #include "render.h"
 #include "sms.h"
 #include "schedule.h"
+#include "store_track.h"
 #include "timeutil.h"
 #include "track.h"
 #include "transport.h"
@@ -420,6 +422,18 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 		j->have_m = 1;
 		if (j->m.segment)
 			json_object_set_new(j->ctx, "segment", json_string(j->m.segment));
+		if (links_tracking_on(w->cfg, cc->name, tc)) {
+			/* links to /c/TOKEN and the open pixel; the originals in
+			 * this transaction, for the redirect */
+			struct links l;
+			links_rewrite(&j->m, tc->channel, w->cfg->tracking_base_url, w->secret,
+				      j->row.id, &l);
+			links_take(&l, &j->m);
+			int lrc = store_links_add(w->s, j->row.id, l.urls, l.n, e);
+			links_release(&l);
+			if (lrc < 0)
+				return -1;
+		}
 		json_t *from = json_object_get(tc->opts, "from");
 		const char *from_s = json_is_string(from) ? json_string_value(from) : NULL;
 		j->tc = tc;
@@ -781,6 +795,14 @@ int worker_run(struct store *s, const struct config *cfg, const struct worker_op
 	if (!w.pol) {
 		err_set(e, "%s", pd.n ? pd.msgs[0] : "bad policies");
 		diag_release(&pd);
+		return -1;
+	}
+	diag_release(&pd);
+	diag_init(&pd);
+	if (links_check_config(cfg, &pd) > 0) {
+		err_set(e, "%s", pd.msgs[0]);
+		diag_release(&pd);
+		policy_free(w.pol);
 		return -1;
 	}
 	diag_release(&pd);

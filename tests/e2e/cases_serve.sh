@@ -158,7 +158,7 @@ sv_is() {
 # init, two contacts (c1 zh, c2 en)
 sv_setup() {
 	mkdir -p "$T/tpl/promo" "$T/tpl/followup" "$T/tpl/care" "$T/tpl/care2"
-	printf 'Subject: Offer for {{name}}\n\nHi {{name}}\nShop: https://shop.example.com/sale\nUnsubscribe: {{unsubscribe_url}}\nSurvey: {{survey_url}}\n' >"$T/tpl/promo/email.txt"
+	printf 'Subject: Offer for {{name}}\n\nHi {{name}}\nShop: https://shop.example.com/sale?utm_source=mail\nUnsubscribe: {{unsubscribe_url}}\nSurvey: {{survey_url}}\n' >"$T/tpl/promo/email.txt"
 	printf 'PROMO-SMS {{name}}\n' >"$T/tpl/promo/sms.txt"
 	printf 'Subject: Still thinking, {{name}}?\n\nFOLLOWUP-EMAIL {{name}}\n' >"$T/tpl/followup/email.txt"
 	printf 'FOLLOWUP-SMS {{name}}\n' >"$T/tpl/followup/sms.txt"
@@ -231,12 +231,13 @@ EOF
 	sv_is "opened by a person" "$(sv_q "select json_extract(data, '\$.machine') from events where type = 'opened'")" 0
 
 	# a click: 302 to exactly the stored link, whatever the request says
-	sv_q "insert into links (send_id, idx, url) values ($s1, 1, 'https://shop.example.com/sale?utm_source=mail')"
+	# the worker recorded the message's link when it rewrote it
+	sv_is "link 1 of $s1" "$(sv_q "select url from links where send_id = $s1 and idx = 1")" 'https://shop.example.com/sale?utm_source=mail'
 	sv_want 302 GET "/c/$(sv_tok c "$s1" 1)?url=https://evil.example/"
 	sv_is "Location" "$(sed -n 's/^location: //p' "$T/resp.head")" 'https://shop.example.com/sale?utm_source=mail'
 	sv_want 302 GET "/c/$(sv_tok c "$s1" 1)"
 	sv_want 404 GET "/c/$(sv_tok c "$s1" 2)" # the message had no link 2
-	sv_want 404 GET "/c/$(sv_tok c "$s2" 1)" # nor did c2's
+	sv_want 404 GET "/c/$(sv_tok c "$s2" 9)" # nor a link 9 of c2's
 	sv_is "clicked events" "$(sv_q "select count(*) from events where type = 'clicked' and send_id = $s1")" 2
 
 	# the unsubscribe page in each contact's language

@@ -247,9 +247,14 @@ c_flow() {
 	py eml "$e" plain
 	same_as "$ZH_BODY_C2" "c2 text/plain part"
 	py eml "$e" html
-	same_as '<p>王芳，您好：</p>
+	# email is tracked by default: the HTML ends with the signed open pixel
+	sid=$(basename "$e" .eml)
+	pix=$("$PY" -c 'import hmac, hashlib, sys
+m = hmac.new(b"e2e-test-secret", ("o.%s.0" % sys.argv[1]).encode(), hashlib.sha256).hexdigest()[:20]
+print("<img src=\"http://127.0.0.1:8080/o/o%s.0.%s\" width=\"1\" height=\"1\" alt=\"\" style=\"display:none\">" % (sys.argv[1], m), end="")' "$sid")
+	same_as "<p>王芳，您好：</p>
 <p>感谢您选择 Acme。订单 <b>A-2</b> 已收到。</p>
-' "c2 text/html part"
+$pix" "c2 text/html part (with the open pixel)"
 	awk 'length($0) > 999' "$e" | grep -q . && fail "$e has a line over 998 octets"
 	grep -q '^Subject: =?UTF-8?' "$e" || grep -q '^Subject: =?utf-8?' "$e" ||
 		fail "c2 Subject is not RFC 2047 encoded: $(grep '^Subject' "$e")"
