@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "cmd_report.h"
 #include "expr.h"
+#include "links.h"
 #include "policy.h"
 #include "render.h"
 #include "sms.h"
@@ -1284,6 +1285,7 @@ int cmd_check(struct cli *c)
 			  "no contacts in the store yet: template variables are not checked "
 			  "against attributes");
 	policy_free(policy_create(cfg, &d));
+	links_check_config(cfg, &d);
 	/* every transport's options, as the worker would create it, minus the
 	 * secrets (check runs where they may not be set) */
 	for (size_t i = 0; i < cfg->ntransports; i++) {

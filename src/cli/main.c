@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "links.h"
 #include "log.h"
 #include "policy.h"
 #include "timeutil.h"
@@ -81,8 +82,10 @@ struct config *cli_config(const struct cli *c)
 	struct diag d;
 	diag_init(&d);
 	struct config *cfg = config_load(c->config_path, &d);
-	if (cfg && !d.errors)
+	if (cfg && !d.errors) {
 		policy_free(policy_create(cfg, &d)); /* refuse bad policies at once */
+		links_check_config(cfg, &d);
+	}
 	diag_print(&d);
 	if (!cfg || d.errors) {
 		diag_release(&d);

@@ -452,6 +452,7 @@ static void event_from_row(struct store *s, struct store_stmt *st, int off, stru
 	ev->data = json_loads(ctxt(s, st, off + 3), 0, NULL);
 	if (!ev->data)
 		ev->data = json_object();
+	ev->send_id = cnull(s, st, off + 4) ? 0 : cint(s, st, off + 4);
 }
 
 void event_rows_free(struct event_row *r, size_t n)
@@ -486,7 +487,7 @@ int store_events_pending(struct store *s, int limit, struct event_row **out, siz
 			 struct err *e)
 {
 	struct store_stmt *st = prep(s,
-		"SELECT id, contact_id, type, at, data FROM events WHERE processed = 0 "
+		"SELECT id, contact_id, type, at, data, send_id FROM events WHERE processed = 0 "
 		"ORDER BY id LIMIT ?", e);
 	if (!st)
 		return -1;
@@ -498,7 +499,7 @@ int store_events_of(struct store *s, const char *contact, int limit, struct even
 		    size_t *n, struct err *e)
 {
 	struct store_stmt *st = prep(s,
-		"SELECT id, contact_id, type, at, data FROM events WHERE contact_id = ? "
+		"SELECT id, contact_id, type, at, data, send_id FROM events WHERE contact_id = ? "
 		"ORDER BY at DESC, id DESC LIMIT ?", e);
 	if (!st)
 		return -1;
@@ -519,7 +520,7 @@ int store_event_done(struct store *s, int64_t id, struct err *e)
 int store_event_get(struct store *s, int64_t id, struct event *out, struct err *e)
 {
 	struct store_stmt *st =
-		prep(s, "SELECT contact_id, type, at, data FROM events WHERE id = ?", e);
+		prep(s, "SELECT contact_id, type, at, data, send_id FROM events WHERE id = ?", e);
 	if (!st)
 		return -1;
 	bint(s, st, 1, id);

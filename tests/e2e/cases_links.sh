@@ -200,13 +200,15 @@ c_links() {
 	[ "$(sqlite3 "$T/o.db" "select count(*) from links")" = 13 ] || fail "a second run changed links"
 }
 
-# a track that is not a boolean: run refuses, naming the line
+# a track that is not a boolean: check and run refuse it (exit 2), naming
+# the line
 c_links_bad_track() {
 	links_setup
 	sed -i 's/^    track: true$/    track: sometimes/' "$T/o.yaml"
 	line=$(grep -n 'track: sometimes' "$T/o.yaml" | cut -d: -f1)
-	o run --once --now 2026-03-01T10:30:00Z
-	[ "$RC" != 0 ] || fail "run accepted track: sometimes"
+	expect_rc 2 check
+	err_has "o.yaml:$line: campaign \"promo-sms-tracked\": track must be true or false" "check: bad track"
+	expect_rc 2 run --once --now 2026-03-01T10:30:00Z
 	err_has "o.yaml:$line: campaign \"promo-sms-tracked\": track must be true or false" "bad track"
 	[ "$(nout)" = 0 ] || fail "run sent $(nout) messages with a bad config"
 }
