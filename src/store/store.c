@@ -852,7 +852,7 @@ int store_enrollment_history(struct store *s, const char *campaign, const char *
 	return rc < 0 ? -1 : 0;
 }
 
-static int send_log(struct store *s, int64_t id, int64_t now, const char *state,
+int store_log_state(struct store *s, int64_t id, int64_t now, const char *state,
 		    const char *reason, struct err *e)
 {
 	struct store_stmt *st = prep(s,
@@ -906,7 +906,7 @@ int store_send_schedule(struct store *s, const struct send_new *n, int64_t now, 
 		char due[32], why[96];
 		time_format(n->due_at, due, sizeof(due));
 		snprintf(why, sizeof(why), "due %s", due);
-		return send_log(s, sid, now, "scheduled", why, e);
+		return store_log_state(s, sid, now, "scheduled", why, e);
 	}
 	return 0;
 }
@@ -1063,7 +1063,7 @@ int store_claim(struct store *s, const char *owner, int64_t now, int64_t lease, 
 		if (i < expired) {
 			char why[160];
 			snprintf(why, sizeof(why), "lease expired; taken over by %s", owner);
-			if (send_log(s, ids[i], now, "scheduled", why, e) < 0)
+			if (store_log_state(s, ids[i], now, "scheduled", why, e) < 0)
 				goto fail;
 		}
 	}
@@ -1150,7 +1150,7 @@ int store_send_update(struct store *s, int64_t id, const char *owner, const stru
 	if (u->attempt_status && store_attempt_add(s, id, now, u->transport, u->attempt_status,
 						   u->attempt_code, u->attempt_reason, e) < 0)
 		goto fail;
-	if (send_log(s, id, now, u->state, u->reason, e) < 0)
+	if (store_log_state(s, id, now, u->state, u->reason, e) < 0)
 		goto fail;
 	if (own_tx && store_commit(s, e) < 0)
 		return -1;
@@ -1439,7 +1439,7 @@ int store_workers_reap(struct store *s, const char *host, int (*alive)(int pid),
 				rc = run(s, st, e);
 			}
 			if (rc == 0)
-				rc = send_log(s, sids[k], now, "scheduled", why, e);
+				rc = store_log_state(s, sids[k], now, "scheduled", why, e);
 		}
 		free(sids);
 		if (rc == 0)

@@ -85,14 +85,7 @@ static int mark_bounced(struct store *s, int64_t id, const char *reason, int64_t
 		return -1;
 	if (!changed)
 		return 0;
-	st = prep(s, "INSERT INTO send_log (send_id, at, state, reason) VALUES (?, ?, 'bounced', ?)",
-		  e);
-	if (!st)
-		return -1;
-	bint(s, st, 1, id);
-	bint(s, st, 2, at);
-	btxt(s, st, 3, reason);
-	return run(s, st, e);
+	return store_log_state(s, id, at, "bounced", reason, e);
 }
 
 int store_bounce_record(struct store *s, const struct bounce *b, int64_t now, int *recorded,

@@ -196,14 +196,7 @@ int store_send_receipt(struct store *s, int64_t id, const char *state, const cha
 			store_rollback(s);
 		return 1;
 	}
-	st = prep(s, "INSERT INTO send_log (send_id, at, state, reason) VALUES (?, ?, ?, ?)", e);
-	if (!st)
-		goto fail;
-	bint(s, st, 1, id);
-	bint(s, st, 2, now);
-	btxt(s, st, 3, state);
-	btxt(s, st, 4, reason);
-	if (run(s, st, e) < 0)
+	if (store_log_state(s, id, now, state, reason, e) < 0)
 		goto fail;
 	if (own_tx && store_commit(s, e) < 0)
 		return -1;

@@ -86,4 +86,8 @@ static inline int rows(struct store *s, struct store_stmt *st, size_t size,
 	return rc < 0 ? -1 : 0;
 }
 
+/* store_log_state - one row of a send's history (send_log) */
+int store_log_state(struct store *s, int64_t id, int64_t now, const char *state,
+		    const char *reason, struct err *e);
+
 #endif
