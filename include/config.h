@@ -40,6 +40,13 @@ struct variant_conf {
 	double share; /* 0..1; the shares of a step add up to 1 */
 };
 
+/* When a step goes out within the contact's day (`send_at:`). */
+enum send_at {
+	SEND_AT_AFTER = 0, /* at trigger + after (send_at absent) */
+	SEND_AT_BEST,      /* `best`: within the contact's usual hour (sendtime.h) */
+	SEND_AT_CLOCK,     /* "HH:MM": the first such local time >= trigger + after */
+};
+
 struct step_conf {
 	int index;          /* 0-based position in steps: */
 	int64_t after;      /* seconds after the trigger; 0 when omitted */
@@ -51,6 +58,8 @@ struct step_conf {
 	int64_t expire;     /* seconds after due; 0 = never */
 	char **unless;      /* event types that cancel this step */
 	size_t nunless;
+	enum send_at send_at;
+	int send_minute;    /* SEND_AT_CLOCK: the local time as minute of the day */
 	int line;
 };
 
@@ -67,6 +76,10 @@ struct campaign_conf {
 	double holdout;            /* 0..0.5 */
 	int max_per_contact;       /* enrollments of one contact, ever; 0 = no limit */
 	int64_t reentry;           /* seconds before a contact may enroll again; 0 = any time */
+	int send_hour;             /* `send_at: best` without history: local minute of the
+	                            * day (send_hour: "10:00" is 600, the default) */
+	const char *timezone;      /* the config's timezone (borrowed): the zone of a
+	                            * contact without one, for send_at */
 	struct step_conf *steps;
 	size_t nsteps;
 	int line;

@@ -33,6 +33,7 @@
 #include "err.h"
 #include "expr.h"
 #include "log.h"
+#include "sendtime.h"
 #include "timeutil.h"
 #include "tz.h"
 #include "xmalloc.h"
@@ -72,11 +73,11 @@ static const char *const tracking_keys[] = {"base_url", "secret_env", NULL};
 static const char *const campaign_keys[] = {"class",	   "trigger",	 "goal",
 					    "holdout",	   "steps",	 "max_per_contact",
 					    "reentry",	   "quiet_hours", "quiet_days",
-					    "track",	   NULL};
+					    "track",	   "send_hour",	 NULL};
 static const char *const trigger_keys[] = {"event", "segment", "every", "where", NULL};
 static const char *const goal_keys[] = {"event", "within", NULL};
 static const char *const step_keys[] = {"after",  "channels", "template", "variants",
-					"expire", "unless",   NULL};
+					"expire", "unless",   "send_at",  NULL};
 static const char *const transport_kinds[] = {"smtp", "http", "webhook", "outbox", NULL};
 
 /* ---- messages ---- */
@@ -1087,6 +1088,24 @@ static void load_variants(struct loader *ld, struct step_conf *s, const char *ct
 	ptr_pop(p, mark);
 }
 
+/* load_send_at - a step's `send_at`: best, or a local time "HH:MM" */
+static void load_send_at(struct loader *ld, struct step_conf *s, const char *ctx, json_t *st,
+			 struct buf *p)
+{
+	json_t *v = json_object_get(st, "send_at");
+	const char *str = json_string_value(v);
+	if (!v || json_is_null(v))
+		return;
+	if (str && strcmp(str, "best") == 0)
+		s->send_at = SEND_AT_BEST;
+	else if (str && sendtime_parse_clock(str, &s->send_minute) == 0)
+		s->send_at = SEND_AT_CLOCK;
+	else
+		problem(ld, 0, key_line(ld, p, "send_at"), ctx,
+			"bad send_at %s (use best or a local time like \"20:00\")",
+			qv(ld, p, "send_at", v));
+}
+
 static void load_step(struct loader *ld, struct campaign_conf *cc, json_t *st, struct buf *p,
 		      size_t i)
 {
@@ -1120,6 +1139,7 @@ static void load_step(struct loader *ld, struct campaign_conf *cc, json_t *st, s
 	if (vs)
 		load_variants(ld, s, ctx, vs, p);
 	str_list(ld, ctx, st, p, "unless", &s->unless, &s->nunless, NULL);
+	load_send_at(ld, s, ctx, st, p);
 }
 
 static void load_campaign(struct loader *ld, const char *name, json_t *o, struct buf *p)
@@ -1163,6 +1183,13 @@ static void load_campaign(struct loader *ld, const char *name, json_t *o, struct
 	}
 	if (get_duration(ld, ctx, o, p, "reentry", &cc->reentry) > 0 && cc->reentry <= 0)
 		problem(ld, 0, key_line(ld, p, "reentry"), ctx, "reentry must be longer than 0");
+	cc->send_hour = SENDTIME_DEFAULT_MINUTE;
+	json_t *sh = json_object_get(o, "send_hour");
+	if (sh && !json_is_null(sh) &&
+	    sendtime_parse_clock(json_string_value(sh), &cc->send_hour) != 0)
+		problem(ld, 0, key_line(ld, p, "send_hour"), ctx,
+			"bad send_hour %s (use a local time like \"10:00\")",
+			qv(ld, p, "send_hour", sh));
 
 	json_t *steps = json_object_get(o, "steps"), *st;
 	size_t mark = p->len, i;
@@ -1186,6 +1213,12 @@ static void load_campaign(struct loader *ld, const char *name, json_t *o, struct
 		ptr_pop(p, m2);
 	}
 	ptr_pop(p, mark);
+	int best = 0;
+	for (size_t k = 0; k < cc->nsteps; k++)
+		best |= cc->steps[k].send_at == SEND_AT_BEST;
+	if (sh && !json_is_null(sh) && !best)
+		problem(ld, 1, key_line(ld, p, "send_hour"), ctx,
+			"send_hour applies only to steps with send_at: best, and this campaign has none");
 }
 
 static void load_campaigns(struct loader *ld, json_t *root, struct buf *p)
@@ -1253,6 +1286,8 @@ static void load_root(struct loader *ld)
 		c->templates = xstrdup(DEFAULT_TEMPLATES);
 	if (!c->timezone)
 		c->timezone = xstrdup(DEFAULT_TIMEZONE);
+	for (size_t i = 0; i < c->ncampaigns; i++)
+		c->campaigns[i].timezone = c->timezone;
 	if (!c->tracking_base_url)
 		c->tracking_base_url = xstrdup(DEFAULT_BASE_URL);
 	if (!c->tracking_secret_env)
