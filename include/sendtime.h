@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define SENDTIME_WINDOW (180 * 86400) /* opens and clicks counted: the last 180 days */
-#define SENDTIME_MIN_EVENTS 2         /* fewer than this: no best hour, the default */
+#define SENDTIME_MIN_EVENTS 2	      /* fewer than this: no best hour, the default */
 #define SENDTIME_DEFAULT_MINUTE 600   /* `send_hour` when omitted: 10:00 */
 
 /* sendtime_parse_clock - "HH:MM" or "H:MM", 00:00 to 23:59, as the minute

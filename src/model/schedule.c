@@ -67,8 +67,9 @@ static int step_due(struct store *s, const struct campaign_conf *cc, const struc
 	int found = store_contact_get(s, contact, &c, e);
 	if (found < 0)
 		return -1;
-	const char *zone = found == 0 && c.timezone && tz_valid(c.timezone) ? c.timezone
-		: cc->timezone ? cc->timezone : "UTC";
+	const char *zone = cc->timezone ? cc->timezone : "UTC";
+	if (found == 0 && c.timezone && tz_valid(c.timezone))
+		zone = c.timezone;
 	int64_t base = *due;
 	int rc = 0;
 	if (sc->send_at == SEND_AT_BEST) {

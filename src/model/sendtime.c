@@ -79,8 +79,11 @@ static int next_wall(const char *zone, int64_t from, int hour, int minute, int w
 	}
 	/* three dates: a zone may skip a whole local day (Samoa, 2011-12-30) */
 	for (int d = 0; d < 3; d++) {
-		struct tz_local want = {.year = l.year, .month = l.month, .day = l.day + d,
-					.hour = hour, .minute = minute};
+		struct tz_local want = {.year = l.year,
+					.month = l.month,
+					.day = l.day + d,
+					.hour = hour,
+					.minute = minute};
 		int64_t c;
 		if (tz_mktime(zone, &want, &c) < 0)
 			return -1;
@@ -90,7 +93,8 @@ static int next_wall(const char *zone, int64_t from, int hour, int minute, int w
 		}
 		/* the same wall time again, later that night (clocks fell back)? */
 		struct tz_local at_c, later;
-		if (tz_localtime(zone, c, &at_c) < 0 || tz_localtime(zone, c + 3 * 3600, &later) < 0)
+		if (tz_localtime(zone, c, &at_c) < 0 ||
+		    tz_localtime(zone, c + 3 * 3600, &later) < 0)
 			return -1;
 		int64_t back = (int64_t)at_c.utc_offset - later.utc_offset;
 		/* want's day may have carried over: compare with c's own date */

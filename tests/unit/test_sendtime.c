@@ -45,9 +45,9 @@ static void test_parse_clock(void **state)
 		const char *in;
 		int want; /* -1: refused */
 	} cases[] = {
-	    {"10:00", 600}, {"00:00", 0},  {"23:59", 1439}, {"9:05", 545},  {"09:30", 570},
-	    {"24:00", -1},  {"12:60", -1}, {"12:5", -1},    {"12:050", -1}, {"1200", -1},
-	    {"", -1},	    {"best", -1},  {" 9:00", -1},   {"9:00 ", -1},  {"-1:00", -1},
+	    {"10:00", 600}, {"00:00", 0},   {"23:59", 1439}, {"9:05", 545},  {"09:30", 570},
+	    {"24:00", -1},  {"12:60", -1},  {"12:5", -1},    {"12:050", -1}, {"1200", -1},
+	    {"", -1},	    {"best", -1},   {" 9:00", -1},   {"9:00 ", -1},  {"-1:00", -1},
 	    {"9:0a", -1},   {"123:00", -1}, {":30", -1},
 	};
 	(void)state;
@@ -58,7 +58,8 @@ static void test_parse_clock(void **state)
 			if (rc != -1 || m != -7)
 				fail_msg("\"%s\": accepted as %d", cases[i].in, m);
 		} else if (rc != 0 || m != cases[i].want) {
-			fail_msg("\"%s\": rc %d minute %d, want %d", cases[i].in, rc, m, cases[i].want);
+			fail_msg("\"%s\": rc %d minute %d, want %d", cases[i].in, rc, m,
+				 cases[i].want);
 		}
 	}
 	assert_int_equal(sendtime_parse_clock(NULL, &(int){0}), -1);
@@ -143,15 +144,17 @@ static void test_next(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t out = 0;
-		int rc = cases[i].mode == IN_HOUR
-			     ? sendtime_in_hour(cases[i].zone, at(cases[i].from), cases[i].value, &out)
-			     : sendtime_at_minute(cases[i].zone, at(cases[i].from), cases[i].value,
-						  &out);
+		int rc =
+		    cases[i].mode == IN_HOUR
+			? sendtime_in_hour(cases[i].zone, at(cases[i].from), cases[i].value, &out)
+			: sendtime_at_minute(cases[i].zone, at(cases[i].from), cases[i].value,
+					     &out);
 		char got[32];
 		time_format(out, got, sizeof(got));
 		if (rc != 0 || out != at(cases[i].want))
 			fail_msg("case %zu (%s %d from %s): rc %d, got %s, want %s", i,
-				 cases[i].zone, cases[i].value, cases[i].from, rc, got, cases[i].want);
+				 cases[i].zone, cases[i].value, cases[i].from, rc, got,
+				 cases[i].want);
 	}
 	int64_t out = 0;
 	assert_int_equal(sendtime_in_hour("Mars/Olympus", 0, 9, &out), -1);
@@ -245,23 +248,24 @@ static void test_config(void **state)
 {
 	(void)state;
 	struct diag d;
-	struct config *c = load("timezone: Asia/Shanghai\n"
-				"transports:\n"
-				"  email: {kind: outbox, channel: email}\n"
-				"campaigns:\n"
-				"  care:\n"
-				"    trigger: {event: purchase}\n"
-				"    send_hour: \"09:30\"\n"
-				"    steps:\n"
-				"      - {after: 1d, channels: [email], template: a, send_at: best}\n"
-				"      - {after: 2d, channels: [email], template: a, send_at: \"20:15\"}\n"
-				"      - {after: 3d, channels: [email], template: a, send_at: 7:05}\n"
-				"      - {after: 4d, channels: [email], template: a}\n"
-				"  plain:\n"
-				"    trigger: {event: purchase}\n"
-				"    steps:\n"
-				"      - {after: 1d, channels: [email], template: a, send_at: best}\n",
-				&d);
+	struct config *c =
+	    load("timezone: Asia/Shanghai\n"
+		 "transports:\n"
+		 "  email: {kind: outbox, channel: email}\n"
+		 "campaigns:\n"
+		 "  care:\n"
+		 "    trigger: {event: purchase}\n"
+		 "    send_hour: \"09:30\"\n"
+		 "    steps:\n"
+		 "      - {after: 1d, channels: [email], template: a, send_at: best}\n"
+		 "      - {after: 2d, channels: [email], template: a, send_at: \"20:15\"}\n"
+		 "      - {after: 3d, channels: [email], template: a, send_at: 7:05}\n"
+		 "      - {after: 4d, channels: [email], template: a}\n"
+		 "  plain:\n"
+		 "    trigger: {event: purchase}\n"
+		 "    steps:\n"
+		 "      - {after: 1d, channels: [email], template: a, send_at: best}\n",
+		 &d);
 	for (size_t i = 0; i < d.n; i++)
 		print_message("  diag: %s\n", d.msgs[i]);
 	assert_non_null(c);
@@ -306,15 +310,18 @@ static void test_config(void **state)
 		 &d);
 	assert_non_null(c);
 	static const char *const want[] = {
-	    "t.yaml:6: campaign \"care\": bad send_hour \"25:00\" (use a local time like \"10:00\")",
+	    "t.yaml:6: campaign \"care\": bad send_hour \"25:00\" (use a local time like "
+	    "\"10:00\")",
 	    "t.yaml:8: campaign \"care\" step 1: bad send_at \"soon\" (use best or a local time "
 	    "like \"20:00\")",
-	    "t.yaml:12: campaign \"care\" step 2: bad send_at \"20\" (use best or a local time like "
+	    "t.yaml:12: campaign \"care\" step 2: bad send_at \"20\" (use best or a local time "
+	    "like "
 	    "\"20:00\")",
 	    "t.yaml:13: campaign \"care\" step 3: bad send_at \"20:00 \" (use best or a local time "
 	    "like \"20:00\")",
 	    "t.yaml:17: campaign \"other\": bad send_hour \"10\" (use a local time like \"10:00\")",
-	    "t.yaml:22: warning: campaign \"lonely\": send_hour applies only to steps with send_at: "
+	    "t.yaml:22: warning: campaign \"lonely\": send_hour applies only to steps with "
+	    "send_at: "
 	    "best, and this campaign has none",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -407,11 +414,11 @@ static void test_schedule(void **state)
 	assert_int_equal(store_migrate(s, &from, &to, &e), 0);
 	int64_t now = at("2026-03-01T02:00:00Z"); /* 10:00 in Shanghai */
 
-	add_contact(s, "eve", "Asia/Shanghai", now);	   /* reads at 20:00 */
-	add_contact(s, "amy", "America/New_York", now);	   /* reads at 08:00 */
-	add_contact(s, "new", NULL, now);		   /* no history, config zone */
-	add_contact(s, "bot", "Asia/Shanghai", now);	   /* only machine opens at 03:00 */
-	add_contact(s, "old", "Asia/Shanghai", now);	   /* opens older than 180 days */
+	add_contact(s, "eve", "Asia/Shanghai", now);	/* reads at 20:00 */
+	add_contact(s, "amy", "America/New_York", now); /* reads at 08:00 */
+	add_contact(s, "new", NULL, now);		/* no history, config zone */
+	add_contact(s, "bot", "Asia/Shanghai", now);	/* only machine opens at 03:00 */
+	add_contact(s, "old", "Asia/Shanghai", now);	/* opens older than 180 days */
 	/* eve: opens and a click at 20:xx local, one open at 09:00 */
 	add_event(s, "eve", "opened", "2026-02-10T12:05:00Z", NULL, now);
 	add_event(s, "eve", "opened", "2026-02-12T12:40:00Z", "{\"machine\": false}", now);
@@ -495,8 +502,8 @@ static void test_schedule(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_clock), cmocka_unit_test(test_best_hour),
-	    cmocka_unit_test(test_next),	cmocka_unit_test(test_next_walk),
+	    cmocka_unit_test(test_parse_clock),	   cmocka_unit_test(test_best_hour),
+	    cmocka_unit_test(test_next),	   cmocka_unit_test(test_next_walk),
 	    cmocka_unit_test(test_count_and_best), cmocka_unit_test(test_config),
 	    cmocka_unit_test(test_schedule),
 	};
