@@ -38,8 +38,8 @@ struct segment_conf {
 /* The question a survey link asks (`survey:` on a campaign or a step). */
 enum survey_scale {
 	SURVEY_NONE = 0, /* not set: a step takes its campaign's; nps when neither says */
-	SURVEY_NPS,      /* 0 to 10, "how likely are you to recommend us" */
-	SURVEY_CSAT,     /* 1 to 5, "how satisfied are you" */
+	SURVEY_NPS,	 /* 0 to 10, "how likely are you to recommend us" */
+	SURVEY_CSAT,	 /* 1 to 5, "how satisfied are you" */
 };
 
 struct variant_conf {

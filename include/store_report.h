@@ -39,7 +39,7 @@ int store_report_sends(struct store *s, const struct report_filter *f,
 struct report_event {
 	int64_t send_id;
 	const char *type; /* delivered, bounced, opened, clicked, replied, unsubscribed,
-	                   * survey_response */
+			   * survey_response */
 	int64_t at;
 	const char *data; /* the event's data, JSON text */
 };

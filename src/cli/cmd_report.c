@@ -67,9 +67,8 @@ void report_lift(const struct report_campaign *c, int64_t treated, int64_t conve
 		out->has_treated_ci = confint_wilson(converted, treated, CONFINT_Z95,
 						     &out->treated_ci[0], &out->treated_ci[1]) == 0;
 	if (out->holdout_rate >= 0)
-		out->has_holdout_ci =
-		    confint_wilson(c->holdout_converted, c->holdout, CONFINT_Z95,
-				   &out->holdout_ci[0], &out->holdout_ci[1]) == 0;
+		out->has_holdout_ci = confint_wilson(c->holdout_converted, c->holdout, CONFINT_Z95,
+						     &out->holdout_ci[0], &out->holdout_ci[1]) == 0;
 	if (out->treated_rate < 0 || out->holdout_rate < 0)
 		return;
 	out->has_lift_ci = confint_newcombe(converted, treated, c->holdout_converted, c->holdout,
@@ -203,9 +202,9 @@ enum {
 	F_REPLIED = 1 << 6,
 	F_UNSUB = 1 << 7,
 	F_CONVERTED = 1 << 8,
-	F_SURVEY = 1 << 9,   /* its step asks a survey */
+	F_SURVEY = 1 << 9,    /* its step asks a survey */
 	F_ANSWERED = 1 << 10, /* a survey_response names it */
-	F_CSAT = 1 << 11,    /* that answer is on the 1 to 5 scale */
+	F_CSAT = 1 << 11,     /* that answer is on the 1 to 5 scale */
 };
 
 struct sendrec {
@@ -626,7 +625,8 @@ static void survey_lines(struct report *r, const struct config *cfg)
 		survey_line_add(r, "", NULL, &all);
 		for (size_t k = 0; k < nseg; k++)
 			if (by_seg[k].sent)
-				survey_line_add(r, "", k < cfg->nsegments ? cfg->segments[k].name : "",
+				survey_line_add(r, "",
+						k < cfg->nsegments ? cfg->segments[k].name : "",
 						&by_seg[k]);
 	}
 	free(by_seg);
@@ -836,9 +836,8 @@ static void lift_json(json_t *o, const struct report_campaign *c, int64_t treate
 	json_object_set_new(o, "lift_points", lf.has_points ? json_real(lf.points) : json_null());
 	json_object_set_new(o, "lift_relative",
 			    lf.has_relative ? json_real(lf.relative) : json_null());
-	json_object_set_new(o, "lift",
-			    lf.has_points ? json_real(lf.treated_rate - lf.holdout_rate)
-					  : json_null());
+	json_object_set_new(
+	    o, "lift", lf.has_points ? json_real(lf.treated_rate - lf.holdout_rate) : json_null());
 	json_object_set_new(o, "lift_ci", jpair(lf.has_lift_ci, lf.lift_ci));
 	/* the interval leaves out 0: the difference is unlikely to be chance */
 	json_object_set_new(o, "lift_significant",
@@ -935,13 +934,12 @@ static json_t *campaign_json(const struct report *r, const struct report_campaig
 	if (c->holdout || c->holdout_share > 0) {
 		struct report_lift lf;
 		report_lift(c, c->treated, c->treated_converted, &lf);
-		json_object_set_new(o, "holdout",
-				    json_pack("{s:I, s:I, s:o, s:o, s:o}", "enrollments",
-					      (json_int_t)c->holdout, "converted",
-					      (json_int_t)c->holdout_converted, "conversion_rate",
-					      jrate(lf.holdout_rate), "goal_rate",
-					      jrate(lf.holdout_rate), "goal_ci",
-					      jpair(lf.has_holdout_ci, lf.holdout_ci)));
+		json_object_set_new(
+		    o, "holdout",
+		    json_pack("{s:I, s:I, s:o, s:o, s:o}", "enrollments", (json_int_t)c->holdout,
+			      "converted", (json_int_t)c->holdout_converted, "conversion_rate",
+			      jrate(lf.holdout_rate), "goal_rate", jrate(lf.holdout_rate),
+			      "goal_ci", jpair(lf.has_holdout_ci, lf.holdout_ci)));
 	} else
 		json_object_set_new(o, "holdout", json_null());
 	lift_json(o, c, c->treated, c->treated_converted);
@@ -1218,9 +1216,9 @@ static char *lift_ci(const struct report_lift *lf)
 /* write_surveys - the fourth block: surveys per campaign and segment */
 static void write_surveys(FILE *out, const struct report *r)
 {
-	static const char *const h[] = {"campaign", "segment",    "surveys",  "responses",
-					"rate",	    "nps",	  "promoters", "passives",
-					"detractors", "csat",	  "csat mean"};
+	static const char *const h[] = {"campaign",   "segment", "surveys",   "responses",
+					"rate",	      "nps",	 "promoters", "passives",
+					"detractors", "csat",	 "csat mean"};
 	static const unsigned char ra[] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 	struct table t = {11, 0, h, ra, NULL};
 	for (size_t i = 0; i < r->nsurveys; i++) {
@@ -1229,7 +1227,9 @@ static void write_surveys(FILE *out, const struct report *r)
 		survey_rates(&l->s, &sr);
 		char *row[11] = {
 		    xstrdup(l->campaign[0] ? l->campaign : "all campaigns"),
-		    xstrdup(!l->segment ? "all" : l->segment[0] ? l->segment : "-"),
+		    xstrdup(!l->segment	    ? "all"
+			    : l->segment[0] ? l->segment
+					    : "-"),
 		    num(l->s.sent),
 		    num(l->s.responses),
 		    pct(sr.response_rate),
@@ -1291,9 +1291,9 @@ static void write_table(FILE *out, const struct report *r)
 	table_print(out, &t2);
 	/* the goal: treated against the holdout, with 95% intervals (Wilson
 	 * for a rate, Newcombe for the lift; * when it leaves out 0) */
-	static const char *const h3[] = {"campaign",  "variant", "goal",    "treated", "converted",
-					 "rate",      "95% ci",	 "holdout", "converted", "rate",
-					 "95% ci",    "lift",	 "lift 95% ci"};
+	static const char *const h3[] = {
+	    "campaign", "variant",   "goal", "treated", "converted", "rate",	   "95% ci",
+	    "holdout",	"converted", "rate", "95% ci",	"lift",	     "lift 95% ci"};
 	static const unsigned char r3[] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
 	struct table t3 = {13, 0, h3, r3, NULL};
 	for (size_t i = 0; i < r->ncampaigns; i++) {
@@ -1307,19 +1307,19 @@ static void write_table(FILE *out, const struct report *r)
 			struct report_lift lf;
 			report_lift(c, tr, cv, &lf);
 			char *row[13] = {
-				text(c->name),
-				text(v ? c->variants[v - 1].name : "all"),
-				c->goal ? xasprintf("%s in %s", c->goal, within) : xstrdup("-"),
-				num(tr),
-				num(cv),
-				pct(lf.treated_rate),
-				ci(lf.has_treated_ci, lf.treated_ci),
-				num(c->holdout),
-				num(c->holdout_converted),
-				pct(lf.holdout_rate),
-				ci(lf.has_holdout_ci, lf.holdout_ci),
-				points(&lf),
-				lift_ci(&lf),
+			    text(c->name),
+			    text(v ? c->variants[v - 1].name : "all"),
+			    c->goal ? xasprintf("%s in %s", c->goal, within) : xstrdup("-"),
+			    num(tr),
+			    num(cv),
+			    pct(lf.treated_rate),
+			    ci(lf.has_treated_ci, lf.treated_ci),
+			    num(c->holdout),
+			    num(c->holdout_converted),
+			    pct(lf.holdout_rate),
+			    ci(lf.has_holdout_ci, lf.holdout_ci),
+			    points(&lf),
+			    lift_ci(&lf),
 			};
 			table_add(&t3, row);
 		}

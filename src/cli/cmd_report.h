@@ -27,10 +27,10 @@ extern const char *const report_state_names[RS_N];
  * answer is `survey_response` naming the send, the first one; its data
  * says the scale ("scale": "csat": 1 to 5; none: 0 to 10). */
 struct report_survey {
-	int64_t sent;      /* surveyed sends that went out */
-	int64_t responses; /* of them, answered */
+	int64_t sent;				 /* surveyed sends that went out */
+	int64_t responses;			 /* of them, answered */
 	int64_t promoters, passives, detractors; /* 0 to 10 answers: 9-10, 7-8, 0-6 */
-	int64_t csat_n, csat_good, csat_sum;      /* 1 to 5 answers, those of 4-5, their sum */
+	int64_t csat_n, csat_good, csat_sum;	 /* 1 to 5 answers, those of 4-5, their sum */
 };
 
 /* Counts of one group of sends. state[RS_SENT] is every send that went out
@@ -96,7 +96,7 @@ struct report_lift {
 	double relative; /* (treated - holdout) / holdout */
 	int has_treated_ci, has_holdout_ci, has_lift_ci;
 	double treated_ci[2], holdout_ci[2]; /* 0..1 */
-	double lift_ci[2];                   /* of treated - holdout, -1..1 */
+	double lift_ci[2];		     /* of treated - holdout, -1..1 */
 };
 void report_lift(const struct report_campaign *c, int64_t treated, int64_t converted,
 		 struct report_lift *out);
@@ -110,9 +110,9 @@ struct report_day {
  * none, but nps, which has has_nps */
 struct survey_rates {
 	double response_rate; /* responses / sent */
-	int has_nps;          /* there are 0 to 10 answers */
-	double nps;           /* % promoters - % detractors of the 0 to 10 answers: -100..100 */
-	double csat;          /* share of 1 to 5 answers that are 4 or 5: 0..1 */
+	int has_nps;	      /* there are 0 to 10 answers */
+	double nps;	      /* % promoters - % detractors of the 0 to 10 answers: -100..100 */
+	double csat;	      /* share of 1 to 5 answers that are 4 or 5: 0..1 */
 	double csat_mean;     /* mean 1 to 5 answer */
 };
 void survey_rates(const struct report_survey *s, struct survey_rates *out);

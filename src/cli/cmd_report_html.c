@@ -180,8 +180,9 @@ static void goal_chart(FILE *out, const struct report_campaign *c)
 	int h = 10 + (int)n * 28;
 	fprintf(out, "<svg class=\"chart\" data-chart=\"goal\" data-campaign=\"");
 	esc(out, c->name);
-	fprintf(out, "\" width=\"760\" height=\"%d\" viewBox=\"0 0 760 %d\" role=\"img\" "
-		     "aria-label=\"conversion of treated and holdout, with 95%% intervals\">\n",
+	fprintf(out,
+		"\" width=\"760\" height=\"%d\" viewBox=\"0 0 760 %d\" role=\"img\" "
+		"aria-label=\"conversion of treated and holdout, with 95%% intervals\">\n",
 		h, h);
 	for (size_t i = 0; i < n; i++) {
 		struct report_lift lf;
@@ -224,12 +225,14 @@ static void goal_chart(FILE *out, const struct report_campaign *c)
 		double right = x0 + rate * wmax;
 		if (has_ci) {
 			double a = x0 + civ[0] * wmax, b = x0 + civ[1] * wmax;
-			fprintf(out,
-				"<line class=\"ci\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" "
-				"stroke=\"#111827\" stroke-width=\"1.5\"/>"
-				"<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#111827\"/>"
-				"<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#111827\"/>",
-				a, b, y + 10, y + 10, a, a, y + 5, y + 15, b, b, y + 5, y + 15);
+			fprintf(
+			    out,
+			    "<line class=\"ci\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" "
+			    "stroke=\"#111827\" stroke-width=\"1.5\"/>"
+			    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#111827\"/>"
+			    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" "
+			    "stroke=\"#111827\"/>",
+			    a, b, y + 10, y + 10, a, a, y + 5, y + 15, b, b, y + 5, y + 15);
 			if (b > right)
 				right = b;
 		}

@@ -965,8 +965,9 @@ static int load_where(struct loader *ld, const char *ctx, json_t *where, struct 
 					q(ld, field), q(ld, name), where_op_list());
 				bad = 1;
 			} else if (where_check_op((enum where_op)op, v, &e) < 0) {
-				problem(ld, 0, key_line(ld, p, name), ctx, "trigger where %s: %s, not %s",
-					q(ld, field), e.msg, qv(ld, p, name, v));
+				problem(ld, 0, key_line(ld, p, name), ctx,
+					"trigger where %s: %s, not %s", q(ld, field), e.msg,
+					qv(ld, p, name, v));
 				bad = 1;
 			}
 		}
