@@ -35,6 +35,13 @@ struct segment_conf {
 	int line;
 };
 
+/* The question a survey link asks (`survey:` on a campaign or a step). */
+enum survey_scale {
+	SURVEY_NONE = 0, /* not set: a step takes its campaign's; nps when neither says */
+	SURVEY_NPS,	 /* 0 to 10, "how likely are you to recommend us" */
+	SURVEY_CSAT,	 /* 1 to 5, "how satisfied are you" */
+};
+
 struct variant_conf {
 	char *template;
 	double share; /* 0..1; the shares of a step add up to 1 */
@@ -49,6 +56,7 @@ enum send_at {
 
 struct step_conf {
 	int index;          /* 0-based position in steps: */
+	enum survey_scale survey; /* `survey: nps | csat`; SURVEY_NONE: the campaign's */
 	int64_t after;      /* seconds after the trigger; 0 when omitted */
 	char **channels;    /* transport names in preference order */
 	size_t nchannels;
@@ -74,6 +82,7 @@ struct campaign_conf {
 	char *goal_event;          /* goal: {event: E, within: 30d}, or NULL */
 	int64_t goal_within;       /* seconds; 30d when the goal omits within */
 	double holdout;            /* 0..0.5 */
+	enum survey_scale survey;  /* `survey: nps | csat`; SURVEY_NONE when not a survey */
 	int max_per_contact;       /* enrollments of one contact, ever; 0 = no limit */
 	int64_t reentry;           /* seconds before a contact may enroll again; 0 = any time */
 	int send_hour;             /* `send_at: best` without history: local minute of the
@@ -123,5 +132,12 @@ int config_line(const struct config *c, const char *pointer);
 const struct transport_conf *config_transport(const struct config *c, const char *name);
 const struct segment_conf *config_segment(const struct config *c, const char *name);
 const struct campaign_conf *config_campaign(const struct config *c, const char *name);
+
+/* config_survey - the survey scale of a campaign's step (0-based): the
+ * step's `survey`, else the campaign's, else SURVEY_NONE (also for an
+ * unknown campaign or step) */
+enum survey_scale config_survey(const struct config *c, const char *campaign, int step);
+/* config_survey_name - "nps", "csat", or NULL for SURVEY_NONE */
+const char *config_survey_name(enum survey_scale s);
 
 #endif

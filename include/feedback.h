@@ -9,6 +9,7 @@
  *   FEEDBACK_OK         done (r says what happened)
  *   FEEDBACK_NOT_FOUND  no such send, link or provider id: nothing recorded
  *   FEEDBACK_BAD        the input is not acceptable: e says why, nothing recorded
+ *   FEEDBACK_ANSWERED   a survey answered before: refused, nothing recorded
  *   -1                  the store failed: e says why, nothing recorded
  *
  * Events name the send they answer (send_id), so `unless` cancels the
@@ -19,10 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "err.h"
 #include "store.h"
 
-enum { FEEDBACK_OK = 0, FEEDBACK_NOT_FOUND = 1, FEEDBACK_BAD = 2 };
+enum { FEEDBACK_OK = 0, FEEDBACK_NOT_FOUND = 1, FEEDBACK_BAD = 2, FEEDBACK_ANSWERED = 3 };
 
 /* A fetch this soon after the send went out is a scanner's, not a person's. */
 #define FEEDBACK_MACHINE_SECS 10
@@ -48,6 +50,8 @@ struct feedback_send {
 	char *contact;
 	char *channel; /* NULL when no channel was picked */
 	char *locale;  /* the contact's, NULL when none */
+	char *campaign;
+	int step; /* 0-based */
 };
 /* feedback_send_get - FEEDBACK_OK (out filled), FEEDBACK_NOT_FOUND, -1 */
 int feedback_send_get(struct store *s, int64_t id, struct feedback_send *out, struct err *e);
@@ -70,11 +74,14 @@ char *feedback_norm_phone(const char *from);
 /* feedback_norm_email - the address in `a@b` or `Name <a@b>`, lower-cased;
  * NULL when there is no valid one. Caller frees. */
 char *feedback_norm_email(const char *from);
-/* feedback_survey_check - a survey form: score an integer 0..10 (digits
- * only), comment NULL or valid UTF-8 of at most FEEDBACK_COMMENT_MAX
- * characters without control characters other than tab and line breaks.
- * 0 with *score set, -1 with e saying which field is wrong. */
-int feedback_survey_check(const char *score, const char *comment, int *out, struct err *e);
+/* feedback_survey_check - a survey form: score an integer on the scale
+ * (digits only: 0..10 for SURVEY_NPS and SURVEY_NONE, 1..5 for
+ * SURVEY_CSAT), comment NULL or valid UTF-8 of at most
+ * FEEDBACK_COMMENT_MAX characters without control characters other than
+ * tab and line breaks. 0 with *score set, -1 with e saying which field is
+ * wrong. */
+int feedback_survey_check(const char *score, const char *comment, enum survey_scale scale, int *out,
+			  struct err *e);
 /* feedback_url_ok - 1 when a stored link may be redirected to: a scheme
  * (not javascript:, data:, vbscript: or file:), no spaces or controls */
 int feedback_url_ok(const char *url);
@@ -104,11 +111,16 @@ int feedback_click(struct store *s, int64_t send_id, int link, const char *ua, i
  * send; idempotent */
 int feedback_unsubscribe(struct store *s, int64_t send_id, int64_t now, struct feedback_result *r,
 			 struct err *e);
-/* feedback_survey - records `survey_response` {"score", "comment"} once
- * per send (a second answer is not recorded: r->recorded 0); score and
- * comment as feedback_survey_check accepts (else FEEDBACK_BAD) */
-int feedback_survey(struct store *s, int64_t send_id, const char *score, const char *comment,
-		    int64_t now, struct feedback_result *r, struct err *e);
+/* feedback_survey - records `survey_response` {"score", "comment"} (and
+ * "scale": "csat" on the 1 to 5 scale; no scale means 0 to 10, as NPS
+ * answers always were) once per send: a second answer is refused with
+ * FEEDBACK_ANSWERED and records nothing. Score and comment as
+ * feedback_survey_check accepts on scale (else FEEDBACK_BAD). */
+int feedback_survey(struct store *s, int64_t send_id, enum survey_scale scale, const char *score,
+		    const char *comment, int64_t now, struct feedback_result *r, struct err *e);
+/* feedback_survey_answered - *answered 1 when the send's survey has its
+ * answer; FEEDBACK_OK, or -1 */
+int feedback_survey_answered(struct store *s, int64_t send_id, int *answered, struct err *e);
 
 /* ---- inbound messages and receipts ---- */
 

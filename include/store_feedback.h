@@ -19,6 +19,10 @@
  * send_id's message: 0 found (*url owned), 1 no such link */
 int store_link_get(struct store *s, int64_t send_id, int idx, char **url, struct err *e);
 
+/* store_send_has_event - whether an event of type names send_id
+ * (events.send_id): 0 yes, 1 no */
+int store_send_has_event(struct store *s, int64_t send_id, const char *type, struct err *e);
+
 /* store_send_by_provider - the send whose provider id (sends.provider_id,
  * as the transport reported it) is provider_id on that transport:
  * 0 found (*id), 1 none */

@@ -38,7 +38,8 @@ int store_report_sends(struct store *s, const struct report_filter *f,
 /* One event that answers a send (events.send_id). */
 struct report_event {
 	int64_t send_id;
-	const char *type; /* delivered, bounced, opened, clicked, replied, unsubscribed */
+	const char *type; /* delivered, bounced, opened, clicked, replied, unsubscribed,
+			   * survey_response */
 	int64_t at;
 	const char *data; /* the event's data, JSON text */
 };

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "cmd_report.h"
+#include "confint.h"
 #include "expr.h"
 #include "links.h"
 #include "policy.h"
@@ -62,14 +63,44 @@ void report_lift(const struct report_campaign *c, int64_t treated, int64_t conve
 	memset(out, 0, sizeof(*out));
 	out->treated_rate = c->goal ? ratio(converted, treated) : -1;
 	out->holdout_rate = c->goal ? ratio(c->holdout_converted, c->holdout) : -1;
+	if (out->treated_rate >= 0)
+		out->has_treated_ci = confint_wilson(converted, treated, CONFINT_Z95,
+						     &out->treated_ci[0], &out->treated_ci[1]) == 0;
+	if (out->holdout_rate >= 0)
+		out->has_holdout_ci = confint_wilson(c->holdout_converted, c->holdout, CONFINT_Z95,
+						     &out->holdout_ci[0], &out->holdout_ci[1]) == 0;
 	if (out->treated_rate < 0 || out->holdout_rate < 0)
 		return;
+	out->has_lift_ci = confint_newcombe(converted, treated, c->holdout_converted, c->holdout,
+					    CONFINT_Z95, &out->lift_ci[0], &out->lift_ci[1]) == 0;
 	out->has_points = 1;
 	out->points = (out->treated_rate - out->holdout_rate) * 100;
 	if (out->holdout_rate > 0) {
 		out->has_relative = 1;
 		out->relative = (out->treated_rate - out->holdout_rate) / out->holdout_rate;
 	}
+}
+
+void survey_rates(const struct report_survey *s, struct survey_rates *out)
+{
+	int64_t nps_n = s->promoters + s->passives + s->detractors;
+	out->response_rate = ratio(s->responses, s->sent);
+	out->has_nps = nps_n > 0;
+	out->nps = nps_n > 0 ? (double)(s->promoters - s->detractors) * 100 / (double)nps_n : 0;
+	out->csat = ratio(s->csat_good, s->csat_n);
+	out->csat_mean = ratio(s->csat_sum, s->csat_n);
+}
+
+static void survey_add(struct report_survey *to, const struct report_survey *s)
+{
+	to->sent += s->sent;
+	to->responses += s->responses;
+	to->promoters += s->promoters;
+	to->passives += s->passives;
+	to->detractors += s->detractors;
+	to->csat_n += s->csat_n;
+	to->csat_good += s->csat_good;
+	to->csat_sum += s->csat_sum;
 }
 
 static void counts_add(struct report_counts *to, const struct report_counts *c)
@@ -85,6 +116,7 @@ static void counts_add(struct report_counts *to, const struct report_counts *c)
 	to->sent_email += c->sent_email;
 	to->receipts += c->receipts;
 	to->sent_receipted += c->sent_receipted;
+	survey_add(&to->survey, &c->survey);
 }
 
 /* ---- building the report ---- */
@@ -170,12 +202,16 @@ enum {
 	F_REPLIED = 1 << 6,
 	F_UNSUB = 1 << 7,
 	F_CONVERTED = 1 << 8,
+	F_SURVEY = 1 << 9,    /* its step asks a survey */
+	F_ANSWERED = 1 << 10, /* a survey_response names it */
+	F_CSAT = 1 << 11,     /* that answer is on the 1 to 5 scale */
 };
 
 struct sendrec {
 	int64_t id, sent_at, reply_at;
 	size_t line;
 	unsigned flags;
+	int score; /* the survey answer, with F_ANSWERED */
 };
 
 struct conv {
@@ -311,7 +347,9 @@ static void on_send(void *ud, const struct report_send *s)
 	for (size_t k = 0; k < RS_N; k++)
 		if (k != RS_SENT && k != RS_DELIVERED && strcmp(report_state_names[k], s->state) == 0)
 			l->c.state[k]++;
-	struct sendrec rec = {s->id, s->sent_at, 0, li, 0};
+	struct sendrec rec = {s->id, s->sent_at, 0, li, 0, 0};
+	if (config_survey(b->cfg, s->campaign, s->step) != SURVEY_NONE)
+		rec.flags |= F_SURVEY;
 	int out = s->sent_at > 0 || strcmp(s->state, "sent") == 0 ||
 		  strcmp(s->state, "delivered") == 0 || strcmp(s->state, "bounced") == 0;
 	if (out) {
@@ -377,6 +415,18 @@ static void on_event(void *ud, const struct report_event *ev)
 		s->flags |= F_REPLIED;
 	} else if (strcmp(t, "unsubscribed") == 0) {
 		s->flags |= F_UNSUB;
+	} else if (strcmp(t, "survey_response") == 0 && !(s->flags & F_ANSWERED)) {
+		/* the first answer (serve keeps one per send; an import may not) */
+		json_t *d = json_loads(ev->data ? ev->data : "{}", 0, NULL);
+		json_t *score = json_object_get(d, "score");
+		const char *scale = json_string_value(json_object_get(d, "scale"));
+		int csat = scale && strcmp(scale, "csat") == 0;
+		if (json_is_integer(score) && json_integer_value(score) >= (csat ? 1 : 0) &&
+		    json_integer_value(score) <= (csat ? 5 : 10)) {
+			s->flags |= F_ANSWERED | (csat ? F_CSAT : 0);
+			s->score = (int)json_integer_value(score);
+		}
+		json_decref(d);
 	}
 }
 
@@ -533,6 +583,55 @@ static struct report_campaign *campaign_of(const struct report *r, const char *n
 	return NULL;
 }
 
+static void survey_line_add(struct report *r, const char *campaign, const char *segment,
+			    const struct report_survey *sv)
+{
+	r->surveys = xrealloc(r->surveys, (r->nsurveys + 1) * sizeof(*r->surveys));
+	struct report_survey_line *l = &r->surveys[r->nsurveys++];
+	l->campaign = xstrdup(campaign);
+	l->segment = segment ? xstrdup(segment) : NULL;
+	l->s = *sv;
+}
+
+/* survey_lines - the survey answers per campaign and segment, and over
+ * every campaign, from the rows */
+static void survey_lines(struct report *r, const struct config *cfg)
+{
+	struct report_survey all = {0};
+	size_t nseg = cfg->nsegments + 1; /* the configured ones, then "" */
+	struct report_survey *by_seg = xcalloc(nseg, sizeof(*by_seg));
+	int any = 0;
+	for (size_t i = 0; i < r->ncampaigns; i++) {
+		const struct report_campaign *c = &r->campaigns[i];
+		if (!c->c.survey.sent)
+			continue;
+		any = 1;
+		survey_add(&all, &c->c.survey);
+		survey_line_add(r, c->name, NULL, &c->c.survey);
+		for (size_t k = 0; k < nseg; k++) {
+			const char *seg = k < cfg->nsegments ? cfg->segments[k].name : "";
+			struct report_survey sv = {0};
+			for (size_t j = 0; j < r->nlines; j++)
+				if (!strcmp(r->lines[j].campaign, c->name) &&
+				    !strcmp(r->lines[j].segment, seg))
+					survey_add(&sv, &r->lines[j].c.survey);
+			if (!sv.sent)
+				continue;
+			survey_line_add(r, c->name, seg, &sv);
+			survey_add(&by_seg[k], &sv);
+		}
+	}
+	if (any) {
+		survey_line_add(r, "", NULL, &all);
+		for (size_t k = 0; k < nseg; k++)
+			if (by_seg[k].sent)
+				survey_line_add(r, "",
+						k < cfg->nsegments ? cfg->segments[k].name : "",
+						&by_seg[k]);
+	}
+	free(by_seg);
+}
+
 /* report_build - read the store and count */
 static int report_build(struct store *s, const struct config *cfg, struct report *r,
 			struct err *e)
@@ -574,6 +673,24 @@ static int report_build(struct store *s, const struct config *cfg, struct report
 			c->replied += !!(fl & F_REPLIED);
 			c->unsubscribed += !!(fl & F_UNSUB);
 			c->converted += !!(fl & F_CONVERTED);
+			if (((fl & F_SURVEY) && (fl & F_SENT)) || (fl & F_ANSWERED)) {
+				struct report_survey *sv = &c->survey;
+				sv->sent++;
+				if (fl & F_ANSWERED) {
+					sv->responses++;
+					if (fl & F_CSAT) {
+						sv->csat_n++;
+						sv->csat_good += sr->score >= 4;
+						sv->csat_sum += sr->score;
+					} else if (sr->score >= 9) {
+						sv->promoters++;
+					} else if (sr->score >= 7) {
+						sv->passives++;
+					} else {
+						sv->detractors++;
+					}
+				}
+			}
 			if ((fl & F_SENT) && sr->sent_at > 0)
 				day_get(&b, day_of(&b, sr->sent_at))->sent++;
 			if (fl & F_REPLIED)
@@ -610,6 +727,7 @@ static int report_build(struct store *s, const struct config *cfg, struct report
 			qsort(r->campaigns[i].variants, r->campaigns[i].nvariants,
 			      sizeof(*r->campaigns[i].variants), cmp_variant);
 		qsort(r->lines, r->nlines, sizeof(*r->lines), cmp_line);
+		survey_lines(r, cfg);
 		fill_days(&b);
 	}
 	free(b.days);
@@ -639,6 +757,11 @@ static void report_release(struct report *r)
 	}
 	free(r->campaigns);
 	free(r->days);
+	for (size_t i = 0; i < r->nsurveys; i++) {
+		free(r->surveys[i].campaign);
+		free(r->surveys[i].segment);
+	}
+	free(r->surveys);
 }
 
 /* ---- json ---- */
@@ -695,14 +818,79 @@ static void counts_json(json_t *o, const struct report_counts *c, const double r
 		json_object_set_new(o, report_rate_names[k], jrate(rates[k]));
 }
 
+static json_t *jpair(int has, const double v[2])
+{
+	return has ? json_pack("[f, f]", v[0], v[1]) : json_null();
+}
+
+/* lift_json - the group's goal rate and its interval, and the lift over
+ * the holdout: in points and relative as before, and as a difference of
+ * rates (0..1 like every rate) with its interval */
 static void lift_json(json_t *o, const struct report_campaign *c, int64_t treated,
 		      int64_t conv)
 {
 	struct report_lift lf;
 	report_lift(c, treated, conv, &lf);
+	json_object_set_new(o, "goal_rate", jrate(lf.treated_rate));
+	json_object_set_new(o, "goal_ci", jpair(lf.has_treated_ci, lf.treated_ci));
 	json_object_set_new(o, "lift_points", lf.has_points ? json_real(lf.points) : json_null());
 	json_object_set_new(o, "lift_relative",
 			    lf.has_relative ? json_real(lf.relative) : json_null());
+	json_object_set_new(
+	    o, "lift", lf.has_points ? json_real(lf.treated_rate - lf.holdout_rate) : json_null());
+	json_object_set_new(o, "lift_ci", jpair(lf.has_lift_ci, lf.lift_ci));
+	/* the interval leaves out 0: the difference is unlikely to be chance */
+	json_object_set_new(o, "lift_significant",
+			    lf.has_lift_ci ? json_boolean(lf.lift_ci[0] > 0 || lf.lift_ci[1] < 0)
+					   : json_null());
+}
+
+/* survey_json - a report_survey's counts and rates */
+static json_t *survey_json(const struct report_survey *sv)
+{
+	struct survey_rates sr;
+	survey_rates(sv, &sr);
+	json_t *o = json_object();
+	json_object_set_new(o, "surveys_sent", json_integer(sv->sent));
+	json_object_set_new(o, "responses", json_integer(sv->responses));
+	json_object_set_new(o, "response_rate", jrate(sr.response_rate));
+	json_object_set_new(o, "nps", sr.has_nps ? json_real(sr.nps) : json_null());
+	json_object_set_new(o, "nps_responses",
+			    json_integer(sv->promoters + sv->passives + sv->detractors));
+	json_object_set_new(o, "promoters", json_integer(sv->promoters));
+	json_object_set_new(o, "passives", json_integer(sv->passives));
+	json_object_set_new(o, "detractors", json_integer(sv->detractors));
+	json_object_set_new(o, "csat", jrate(sr.csat));
+	json_object_set_new(o, "csat_mean", jrate(sr.csat_mean));
+	json_object_set_new(o, "csat_responses", json_integer(sv->csat_n));
+	return o;
+}
+
+/* surveys_json - the total of one campaign (or of all: "") with its
+ * segments, or null when it had no surveys */
+static json_t *surveys_json(const struct report *r, const char *campaign)
+{
+	json_t *o = NULL, *segs = NULL;
+	for (size_t i = 0; i < r->nsurveys; i++) {
+		const struct report_survey_line *l = &r->surveys[i];
+		if (strcmp(l->campaign, campaign) != 0)
+			continue;
+		if (!l->segment) {
+			o = survey_json(&l->s);
+			segs = json_array();
+			json_object_set_new(o, "segments", segs);
+			continue;
+		}
+		if (!segs)
+			continue;
+		json_t *so = json_object();
+		set_str(so, "segment", l->segment);
+		json_t *x = survey_json(&l->s);
+		json_object_update(so, x);
+		json_decref(x);
+		json_array_append_new(segs, so);
+	}
+	return o ? o : json_null();
 }
 
 static json_t *line_json(const struct report_line *l)
@@ -720,7 +908,7 @@ static json_t *line_json(const struct report_line *l)
 	return o;
 }
 
-static json_t *campaign_json(const struct report_campaign *c)
+static json_t *campaign_json(const struct report *r, const struct report_campaign *c)
 {
 	json_t *o = json_object();
 	set_str(o, "campaign", c->name);
@@ -743,14 +931,16 @@ static json_t *campaign_json(const struct report_campaign *c)
 	counts_json(o, &c->c, rates, 1);
 	json_object_set_new(o, "converted", json_integer(c->treated_converted));
 	json_object_set_new(o, "treated", json_integer(c->treated));
-	if (c->holdout || c->holdout_share > 0)
-		json_object_set_new(o, "holdout",
-				    json_pack("{s:I, s:I, s:o}", "enrollments", (json_int_t)c->holdout,
-					      "converted", (json_int_t)c->holdout_converted,
-					      "conversion_rate",
-					      jrate(c->goal ? ratio(c->holdout_converted, c->holdout)
-							    : -1)));
-	else
+	if (c->holdout || c->holdout_share > 0) {
+		struct report_lift lf;
+		report_lift(c, c->treated, c->treated_converted, &lf);
+		json_object_set_new(
+		    o, "holdout",
+		    json_pack("{s:I, s:I, s:o, s:o, s:o}", "enrollments", (json_int_t)c->holdout,
+			      "converted", (json_int_t)c->holdout_converted, "conversion_rate",
+			      jrate(lf.holdout_rate), "goal_rate", jrate(lf.holdout_rate),
+			      "goal_ci", jpair(lf.has_holdout_ci, lf.holdout_ci)));
+	} else
 		json_object_set_new(o, "holdout", json_null());
 	lift_json(o, c, c->treated, c->treated_converted);
 	json_t *vs = json_array();
@@ -777,6 +967,7 @@ static json_t *campaign_json(const struct report_campaign *c)
 		json_array_append_new(vs, vo);
 	}
 	json_object_set_new(o, "variants", vs);
+	json_object_set_new(o, "survey", surveys_json(r, c->name));
 	return o;
 }
 
@@ -801,7 +992,7 @@ static void write_json(FILE *out, const struct report *r, const struct config *c
 	json_object_set_new(doc, "enrollments", en);
 	json_t *cs = json_array();
 	for (size_t i = 0; i < r->ncampaigns; i++)
-		json_array_append_new(cs, campaign_json(&r->campaigns[i]));
+		json_array_append_new(cs, campaign_json(r, &r->campaigns[i]));
 	json_object_set_new(doc, "campaigns", cs);
 	json_t *days = json_array();
 	for (size_t i = 0; i < r->ndays; i++)
@@ -818,6 +1009,10 @@ static void write_json(FILE *out, const struct report *r, const struct config *c
 		json_object_set_new(doc, "since", json_null());
 	}
 	json_object_set_new(doc, "machine_opens", json_boolean(r->machine_opens));
+	json_object_set_new(doc, "surveys", surveys_json(r, ""));
+	json_object_set_new(doc, "intervals",
+			    json_pack("{s:f, s:s, s:s}", "level", 0.95, "rate", "wilson",
+				      "difference", "newcombe"));
 	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	fprintf(out, "%s\n", text);
 	free(text);
@@ -1003,6 +1198,54 @@ static char *points(const struct report_lift *lf)
 	return xasprintf("%+.1f pts (%+.0f%%)", lf->points, lf->relative * 100);
 }
 
+/* ci - "[3.2%, 7.9%]" */
+static char *ci(int has, const double v[2])
+{
+	return has ? xasprintf("[%.1f%%, %.1f%%]", v[0] * 100, v[1] * 100) : xstrdup("-");
+}
+
+/* lift_ci - "[+1.2, +5.3] pts", with a * when it leaves out 0 */
+static char *lift_ci(const struct report_lift *lf)
+{
+	if (!lf->has_lift_ci)
+		return xstrdup("-");
+	return xasprintf("[%+.1f, %+.1f] pts%s", lf->lift_ci[0] * 100, lf->lift_ci[1] * 100,
+			 lf->lift_ci[0] > 0 || lf->lift_ci[1] < 0 ? " *" : "");
+}
+
+/* write_surveys - the fourth block: surveys per campaign and segment */
+static void write_surveys(FILE *out, const struct report *r)
+{
+	static const char *const h[] = {"campaign",   "segment", "surveys",   "responses",
+					"rate",	      "nps",	 "promoters", "passives",
+					"detractors", "csat",	 "csat mean"};
+	static const unsigned char ra[] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+	struct table t = {11, 0, h, ra, NULL};
+	for (size_t i = 0; i < r->nsurveys; i++) {
+		const struct report_survey_line *l = &r->surveys[i];
+		struct survey_rates sr;
+		survey_rates(&l->s, &sr);
+		char *row[11] = {
+		    xstrdup(l->campaign[0] ? l->campaign : "all campaigns"),
+		    xstrdup(!l->segment	    ? "all"
+			    : l->segment[0] ? l->segment
+					    : "-"),
+		    num(l->s.sent),
+		    num(l->s.responses),
+		    pct(sr.response_rate),
+		    sr.has_nps ? xasprintf("%+.0f", sr.nps) : xstrdup("-"),
+		    num(l->s.promoters),
+		    num(l->s.passives),
+		    num(l->s.detractors),
+		    pct(sr.csat),
+		    sr.csat_mean < 0 ? xstrdup("-") : xasprintf("%.2f", sr.csat_mean),
+		};
+		table_add(&t, row);
+	}
+	fputc('\n', out);
+	table_print(out, &t);
+}
+
 static void write_table(FILE *out, const struct report *r)
 {
 	/* the counts */
@@ -1046,12 +1289,13 @@ static void write_table(FILE *out, const struct report *r)
 	}
 	fputc('\n', out);
 	table_print(out, &t2);
-	/* the goal: treated against the holdout */
-	static const char *const h3[] = {"campaign", "variant", "goal",	   "treated",
-					 "converted", "rate",	 "holdout", "converted",
-					 "rate",      "lift"};
-	static const unsigned char r3[] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 0};
-	struct table t3 = {10, 0, h3, r3, NULL};
+	/* the goal: treated against the holdout, with 95% intervals (Wilson
+	 * for a rate, Newcombe for the lift; * when it leaves out 0) */
+	static const char *const h3[] = {
+	    "campaign", "variant",   "goal", "treated", "converted", "rate",	   "95% ci",
+	    "holdout",	"converted", "rate", "95% ci",	"lift",	     "lift 95% ci"};
+	static const unsigned char r3[] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+	struct table t3 = {13, 0, h3, r3, NULL};
 	for (size_t i = 0; i < r->ncampaigns; i++) {
 		const struct report_campaign *c = &r->campaigns[i];
 		char within[32] = "";
@@ -1062,23 +1306,28 @@ static void write_table(FILE *out, const struct report *r)
 			int64_t cv = v ? c->variants[v - 1].converted : c->treated_converted;
 			struct report_lift lf;
 			report_lift(c, tr, cv, &lf);
-			char *row[10] = {
-				text(c->name),
-				text(v ? c->variants[v - 1].name : "all"),
-				c->goal ? xasprintf("%s in %s", c->goal, within) : xstrdup("-"),
-				num(tr),
-				num(cv),
-				pct(lf.treated_rate),
-				num(c->holdout),
-				num(c->holdout_converted),
-				pct(lf.holdout_rate),
-				points(&lf),
+			char *row[13] = {
+			    text(c->name),
+			    text(v ? c->variants[v - 1].name : "all"),
+			    c->goal ? xasprintf("%s in %s", c->goal, within) : xstrdup("-"),
+			    num(tr),
+			    num(cv),
+			    pct(lf.treated_rate),
+			    ci(lf.has_treated_ci, lf.treated_ci),
+			    num(c->holdout),
+			    num(c->holdout_converted),
+			    pct(lf.holdout_rate),
+			    ci(lf.has_holdout_ci, lf.holdout_ci),
+			    points(&lf),
+			    lift_ci(&lf),
 			};
 			table_add(&t3, row);
 		}
 	}
 	fputc('\n', out);
 	table_print(out, &t3);
+	if (r->nsurveys)
+		write_surveys(out, r);
 }
 
 int cmd_report(struct cli *c)

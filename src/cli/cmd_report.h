@@ -21,6 +21,18 @@ enum report_state {
 };
 extern const char *const report_state_names[RS_N];
 
+/* Survey answers of one group of sends. A send is surveyed when it went
+ * out and its step has `survey:` (or its campaign has), or when it got an
+ * answer all the same (a template with {{survey_url}} elsewhere). An
+ * answer is `survey_response` naming the send, the first one; its data
+ * says the scale ("scale": "csat": 1 to 5; none: 0 to 10). */
+struct report_survey {
+	int64_t sent;				 /* surveyed sends that went out */
+	int64_t responses;			 /* of them, answered */
+	int64_t promoters, passives, detractors; /* 0 to 10 answers: 9-10, 7-8, 0-6 */
+	int64_t csat_n, csat_good, csat_sum;	 /* 1 to 5 answers, those of 4-5, their sum */
+};
+
 /* Counts of one group of sends. state[RS_SENT] is every send that went out
  * (sent_at set), whatever became of it; state[RS_DELIVERED] those of them
  * with a delivery receipt (state delivered or a delivered event); the other
@@ -36,6 +48,7 @@ struct report_counts {
 	                     * failed after going out) */
 	int64_t sent_receipted; /* of state[RS_SENT], those on a channel that had any
 	                         * receipt in the report: the delivery rate's base */
+	struct report_survey survey;
 };
 
 enum report_rate { RR_DELIVERY, RR_OPEN, RR_CLICK, RR_REPLY, RR_UNSUBSCRIBE, RR_CONVERSION, RR_N };
@@ -73,12 +86,17 @@ struct report_campaign {
 };
 
 /* conversion rates and lift of a campaign (or of a variant, against the
- * campaign's holdout); a rate is -1 where there is none */
+ * campaign's holdout); a rate is -1 where there is none. The intervals are
+ * 95%: Wilson score intervals for each rate, and Newcombe's hybrid score
+ * interval (from the two Wilson intervals) for the difference. */
 struct report_lift {
 	double treated_rate, holdout_rate;
 	int has_points, has_relative;
 	double points;   /* (treated - holdout) * 100: percentage points */
 	double relative; /* (treated - holdout) / holdout */
+	int has_treated_ci, has_holdout_ci, has_lift_ci;
+	double treated_ci[2], holdout_ci[2]; /* 0..1 */
+	double lift_ci[2];		     /* of treated - holdout, -1..1 */
 };
 void report_lift(const struct report_campaign *c, int64_t treated, int64_t converted,
 		 struct report_lift *out);
@@ -86,6 +104,24 @@ void report_lift(const struct report_campaign *c, int64_t treated, int64_t conve
 struct report_day {
 	char date[16]; /* YYYY-MM-DD, local to the report's zone */
 	int64_t sent, replied;
+};
+
+/* survey_rates - the rates of a report_survey; each -1 where there is
+ * none, but nps, which has has_nps */
+struct survey_rates {
+	double response_rate; /* responses / sent */
+	int has_nps;	      /* there are 0 to 10 answers */
+	double nps;	      /* % promoters - % detractors of the 0 to 10 answers: -100..100 */
+	double csat;	      /* share of 1 to 5 answers that are 4 or 5: 0..1 */
+	double csat_mean;     /* mean 1 to 5 answer */
+};
+void survey_rates(const struct report_survey *s, struct survey_rates *out);
+
+/* the survey answers of a campaign (or of every campaign: campaign "")
+ * from contacts in one segment ("" none; NULL every segment) */
+struct report_survey_line {
+	char *campaign, *segment;
+	struct report_survey s;
 };
 
 struct report {
@@ -99,6 +135,11 @@ struct report {
 	size_t ncampaigns;
 	struct report_day *days; /* every day from the first send or reply to the last */
 	size_t ndays;
+	/* per campaign then per segment (config order, "" last), each campaign's
+	 * total first (segment NULL); then the same over every campaign
+	 * (campaign ""); only campaigns with surveyed sends, none when none */
+	struct report_survey_line *surveys;
+	size_t nsurveys;
 };
 
 /* report_html_write - the report as one self-contained HTML page (inline

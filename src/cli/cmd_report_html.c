@@ -80,6 +80,26 @@ static void pct(FILE *out, double v)
 		fprintf(out, "%.1f%%", v * 100);
 }
 
+/* ci_text - "3.2% to 7.9%" */
+static void ci_text(FILE *out, int has, const double v[2])
+{
+	if (has)
+		fprintf(out, "%.1f%% to %.1f%%", v[0] * 100, v[1] * 100);
+	else
+		fputs("-", out);
+}
+
+static void lift_ci_text(FILE *out, const struct report_lift *lf)
+{
+	if (!lf->has_lift_ci) {
+		fputs("-", out);
+		return;
+	}
+	fprintf(out, "%+.1f to %+.1f pts", lf->lift_ci[0] * 100, lf->lift_ci[1] * 100);
+	if (lf->lift_ci[0] > 0 || lf->lift_ci[1] < 0)
+		fputs(" <strong>(leaves out 0)</strong>", out);
+}
+
 static void lift_text(FILE *out, const struct report_lift *lf)
 {
 	if (!lf->has_points) {
@@ -160,8 +180,9 @@ static void goal_chart(FILE *out, const struct report_campaign *c)
 	int h = 10 + (int)n * 28;
 	fprintf(out, "<svg class=\"chart\" data-chart=\"goal\" data-campaign=\"");
 	esc(out, c->name);
-	fprintf(out, "\" width=\"640\" height=\"%d\" viewBox=\"0 0 640 %d\" role=\"img\" "
-		     "aria-label=\"conversion of treated and holdout\">\n",
+	fprintf(out,
+		"\" width=\"760\" height=\"%d\" viewBox=\"0 0 760 %d\" role=\"img\" "
+		"aria-label=\"conversion of treated and holdout, with 95%% intervals\">\n",
 		h, h);
 	for (size_t i = 0; i < n; i++) {
 		struct report_lift lf;
@@ -185,6 +206,8 @@ static void goal_chart(FILE *out, const struct report_campaign *c)
 			snprintf(series, sizeof(series), "variant:%s", v->name);
 		}
 		double rate = lf.treated_rate < 0 ? 0 : lf.treated_rate;
+		int has_ci = i == n - 1 ? lf.has_holdout_ci : lf.has_treated_ci;
+		const double *civ = i == n - 1 ? lf.holdout_ci : lf.treated_ci;
 		int y = 6 + (int)i * 28;
 		const int x0 = 110, wmax = 460;
 		fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", x0 - 8, y + 15);
@@ -197,9 +220,29 @@ static void goal_chart(FILE *out, const struct report_campaign *c)
 		esc(out, label);
 		fputs(": ", out);
 		pct(out, lf.treated_rate);
-		fprintf(out, "</title></rect><text x=\"%.1f\" y=\"%d\">", x0 + rate * wmax + 6,
-			y + 15);
+		fputs("</title></rect>", out);
+		/* the 95% interval as a whisker across the bar's end */
+		double right = x0 + rate * wmax;
+		if (has_ci) {
+			double a = x0 + civ[0] * wmax, b = x0 + civ[1] * wmax;
+			fprintf(
+			    out,
+			    "<line class=\"ci\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" "
+			    "stroke=\"#111827\" stroke-width=\"1.5\"/>"
+			    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#111827\"/>"
+			    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" "
+			    "stroke=\"#111827\"/>",
+			    a, b, y + 10, y + 10, a, a, y + 5, y + 15, b, b, y + 5, y + 15);
+			if (b > right)
+				right = b;
+		}
+		fprintf(out, "<text x=\"%.1f\" y=\"%d\">", right + 6, y + 15);
 		pct(out, lf.treated_rate);
+		if (has_ci) {
+			fputs(" (", out);
+			ci_text(out, 1, civ);
+			fputs(")", out);
+		}
 		fputs("</text>\n", out);
 	}
 	fputs("</svg>\n", out);
@@ -340,7 +383,9 @@ static void goal_table(FILE *out, const struct report_campaign *c)
 	th(out, "enrollments", 0);
 	th(out, "converted", 0);
 	th(out, "conversion", 0);
+	th(out, "95% interval", 0);
 	th(out, "lift", 0);
+	th(out, "lift 95% interval", 0);
 	fputs("</tr>\n", out);
 	for (size_t i = 0; i <= c->nvariants; i++) {
 		int64_t tr = i ? c->variants[i - 1].treated : c->treated;
@@ -360,7 +405,11 @@ static void goal_table(FILE *out, const struct report_campaign *c)
 		fputs("<td>", out);
 		pct(out, lf.treated_rate);
 		fputs("</td><td>", out);
+		ci_text(out, lf.has_treated_ci, lf.treated_ci);
+		fputs("</td><td>", out);
 		lift_text(out, &lf);
+		fputs("</td><td>", out);
+		lift_ci_text(out, &lf);
 		fputs("</td></tr>\n", out);
 	}
 	struct report_lift lf;
@@ -371,7 +420,69 @@ static void goal_table(FILE *out, const struct report_campaign *c)
 	td_num(out, c->holdout_converted);
 	fputs("<td>", out);
 	pct(out, lf.holdout_rate);
-	fputs("</td><td></td></tr>\n</table>\n", out);
+	fputs("</td><td>", out);
+	ci_text(out, lf.has_holdout_ci, lf.holdout_ci);
+	fputs("</td><td></td><td></td></tr>\n</table>\n"
+	      "<p class=\"meta\">95% intervals: Wilson score for each rate, Newcombe's hybrid "
+	      "score for the lift (the difference of two rates).</p>\n",
+	      out);
+}
+
+/* surveys - one campaign's (or every campaign's: "") survey answers, the
+ * total and per segment: sent, answered, NPS and CSAT */
+static void surveys(FILE *out, const struct report *r, const char *campaign)
+{
+	int head = 0;
+	for (size_t i = 0; i < r->nsurveys; i++) {
+		const struct report_survey_line *l = &r->surveys[i];
+		if (strcmp(l->campaign, campaign) != 0)
+			continue;
+		if (!head) {
+			fputs("<table class=\"survey\">\n<tr>", out);
+			th(out, "segment", 1);
+			th(out, "surveys", 0);
+			th(out, "responses", 0);
+			th(out, "response rate", 0);
+			th(out, "NPS", 0);
+			th(out, "promoters", 0);
+			th(out, "passives", 0);
+			th(out, "detractors", 0);
+			th(out, "CSAT (4-5)", 0);
+			th(out, "CSAT mean", 0);
+			fputs("</tr>\n", out);
+			head = 1;
+		}
+		struct survey_rates sr;
+		survey_rates(&l->s, &sr);
+		fputs("<tr data-segment=\"", out);
+		esc(out, l->segment ? l->segment : "*");
+		fputs("\">", out);
+		td_text(out, !l->segment ? "all" : l->segment[0] ? l->segment : "(none)");
+		td_num(out, l->s.sent);
+		td_num(out, l->s.responses);
+		fputs("<td>", out);
+		pct(out, sr.response_rate);
+		if (sr.has_nps)
+			fprintf(out, "</td><td data-nps=\"%.6g\">%+.0f", sr.nps, sr.nps);
+		else
+			fputs("</td><td>-", out);
+		fputs("</td>", out);
+		td_num(out, l->s.promoters);
+		td_num(out, l->s.passives);
+		td_num(out, l->s.detractors);
+		fputs("<td>", out);
+		pct(out, sr.csat);
+		fputs("</td><td>", out);
+		if (sr.csat_mean < 0)
+			fputs("-", out);
+		else
+			fprintf(out, "%.2f", sr.csat_mean);
+		fputs("</td></tr>\n", out);
+	}
+	if (head)
+		fputs("</table>\n<p class=\"meta\">NPS: % of 9-10 answers minus % of 0-6 answers "
+		      "(0 to 10 surveys); CSAT: % of 4-5 answers (1 to 5 surveys).</p>\n",
+		      out);
 }
 
 static void campaign(FILE *out, const struct report *r, const struct report_campaign *c)
@@ -398,6 +509,10 @@ static void campaign(FILE *out, const struct report *r, const struct report_camp
 		fputs("<h3>Goal: treated against holdout</h3>\n", out);
 		goal_chart(out, c);
 		goal_table(out, c);
+	}
+	if (c->c.survey.sent) {
+		fputs("<h3>Survey</h3>\n", out);
+		surveys(out, r, c->name);
 	}
 	fputs("<h3>By step, channel, variant and segment</h3>\n", out);
 	lines(out, r, c);
@@ -429,6 +544,10 @@ void report_html_write(FILE *out, const struct report *r)
 	daily(out, r);
 	if (!r->ncampaigns)
 		fputs("<p>No sends or enrollments yet.</p>\n", out);
+	if (r->nsurveys) {
+		fputs("<h2>Surveys by segment, every campaign</h2>\n", out);
+		surveys(out, r, "");
+	}
 	for (size_t i = 0; i < r->ncampaigns; i++)
 		campaign(out, r, &r->campaigns[i]);
 	fputs("</body>\n</html>\n", out);

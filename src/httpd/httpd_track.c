@@ -1,6 +1,7 @@
 /* httpd_track.c - the signed-token endpoints: /o (open pixel), /c (click
  * redirect), /u (unsubscribe page and RFC 8058 one-click POST), /s
- * (survey page and answer).
+ * (survey page and answer: the question on the send's `survey:` scale, one
+ * answer per send, a second one refused with 409).
  *
  * How: the token after the prefix is verified (track_verify, HMAC with
  * the tracking secret) and must be of the route's kind before anything
@@ -34,6 +35,8 @@ struct words {
 	const char *lang, *unsub_title, *unsub_ask, *unsub_keep, *unsub_button, *unsub_done,
 	    *unsub_done_more, *survey_title, *survey_ask, *survey_scale, *survey_comment,
 	    *survey_button, *survey_thanks, *survey_bad, *channel[CHANNEL_NKINDS + 1];
+	/* the 1 to 5 satisfaction question, and a survey answered before */
+	const char *csat_ask, *csat_scale, *csat_bad, *survey_answered;
 };
 
 static const struct words en = {
@@ -52,6 +55,10 @@ static const struct words en = {
     "Thank you for your feedback.",
     "Please choose a score from 0 to 10 (and keep the comment under 2000 characters).",
     {"email", "text messages", "chat messages", "messages"},
+    "How satisfied are you with our service?",
+    "1 = very dissatisfied, 5 = very satisfied",
+    "Please choose a score from 1 to 5 (and keep the comment under 2000 characters).",
+    "You have already answered this survey. Thank you!",
 };
 
 static const struct words zh = {
@@ -70,6 +77,10 @@ static const struct words zh = {
     "感谢您的反馈！",
     "请选择 0 到 10 分（留言请少于 2000 字）。",
     {"邮件", "短信", "消息", "消息"},
+    "您对我们的服务满意吗？",
+    "1 = 非常不满意，5 = 非常满意",
+    "请选择 1 到 5 分（留言请少于 2000 字）。",
+    "您已经回答过这份问卷，感谢您的参与！",
 };
 
 /* words_for - zh when the contact's locale says so, or (none given) the
@@ -259,18 +270,25 @@ static void unsubscribe(struct store *s, int64_t id, const struct httpd_req *rq,
 	feedback_send_release(&f);
 }
 
-static void survey_form(struct httpd_resp *rs, int code, const struct words *w, int bad)
+/* survey_form - the question on the send's scale: 0 to 10 (NPS) or 1 to 5
+ * (CSAT), a radio button each, and the comment */
+static void survey_form(struct httpd_resp *rs, int code, const struct words *w,
+			enum survey_scale scale, int bad)
 {
+	int csat = scale == SURVEY_CSAT, lo = csat ? 1 : 0, hi = csat ? 5 : 10;
 	page_begin(rs, code, w, w->survey_title);
 	if (bad)
-		buf_printf(&rs->body, "<p><strong>%s</strong></p>\n", w->survey_bad);
-	buf_printf(&rs->body, "<h1>%s</h1>\n<form method=\"post\">\n<p>%s</p>\n<p>", w->survey_ask,
-		   w->survey_scale);
-	for (int i = 0; i <= 10; i++)
+		buf_printf(&rs->body, "<p><strong>%s</strong></p>\n",
+			   csat ? w->csat_bad : w->survey_bad);
+	buf_printf(&rs->body,
+		   "<h1>%s</h1>\n<form method=\"post\" data-scale=\"%s\">\n<p>%s</p>\n<p>",
+		   csat ? w->csat_ask : w->survey_ask, csat ? "csat" : "nps",
+		   csat ? w->csat_scale : w->survey_scale);
+	for (int i = lo; i <= hi; i++)
 		buf_printf(&rs->body,
 			   "<label class=\"s\"><input type=\"radio\" name=\"score\" value=\"%d\""
 			   "%s><br>%d</label>",
-			   i, i == 0 ? " required" : "", i);
+			   i, i == lo ? " required" : "", i);
 	buf_printf(&rs->body,
 		   "</p>\n<p><label>%s<br><textarea name=\"comment\" rows=\"5\" "
 		   "maxlength=\"2000\"></textarea></label></p>\n"
@@ -279,7 +297,17 @@ static void survey_form(struct httpd_resp *rs, int code, const struct words *w, 
 	page_end(rs);
 }
 
-static void survey(struct store *s, int64_t id, const struct httpd_req *rq, struct httpd_resp *rs)
+/* survey_answered - the page for a survey that has its answer: 200 on a
+ * GET, 409 Conflict on a second POST (nothing recorded) */
+static void survey_answered(struct httpd_resp *rs, int code, const struct words *w)
+{
+	page_begin(rs, code, w, w->survey_title);
+	buf_printf(&rs->body, "<h1>%s</h1>\n", w->survey_answered);
+	page_end(rs);
+}
+
+static void survey(struct httpd *h, struct store *s, int64_t id, const struct httpd_req *rq,
+		   struct httpd_resp *rs)
 {
 	struct err e = {{0}};
 	struct feedback_send f;
@@ -293,9 +321,22 @@ static void survey(struct store *s, int64_t id, const struct httpd_req *rq, stru
 		return;
 	}
 	const struct words *w = words_for(&f, rq->accept_language);
+	/* the step's `survey:`, else its campaign's; 0 to 10 when neither says */
+	enum survey_scale scale = config_survey(h->cfg, f.campaign, f.step);
+	if (scale == SURVEY_NONE)
+		scale = SURVEY_NPS;
 	feedback_send_release(&f);
-	if (strcmp(rq->method, "POST") != 0) {
-		survey_form(rs, 200, w, 0);
+	int post = strcmp(rq->method, "POST") == 0, answered = 0;
+	if (feedback_survey_answered(s, id, &answered, &e) < 0) {
+		httpd_fail(rs, e.msg);
+		return;
+	}
+	if (answered) {
+		survey_answered(rs, post ? 409 : 200, w);
+		return;
+	}
+	if (!post) {
+		survey_form(rs, 200, w, scale, 0);
 		return;
 	}
 	static const char *const names[] = {"score", "comment"};
@@ -306,14 +347,16 @@ static void survey(struct store *s, int64_t id, const struct httpd_req *rq, stru
 		return;
 	}
 	struct feedback_result r;
-	rc = feedback_survey(s, id, vals[0], vals[1], rq->now, &r, &e);
+	rc = feedback_survey(s, id, scale, vals[0], vals[1], rq->now, &r, &e);
 	feedback_result_release(&r);
 	free(vals[0]);
 	free(vals[1]);
 	if (rc < 0)
 		httpd_fail(rs, e.msg);
 	else if (rc == FEEDBACK_BAD)
-		survey_form(rs, 400, w, 1);
+		survey_form(rs, 400, w, scale, 1);
+	else if (rc == FEEDBACK_ANSWERED)
+		survey_answered(rs, 409, w); /* a second answer raced this one */
 	else if (rc != FEEDBACK_OK)
 		not_found(rs);
 	else {
@@ -345,7 +388,7 @@ void httpd_track(struct httpd *h, struct store *s, char kind, const struct httpd
 		unsubscribe(s, id, rq, rs);
 		break;
 	default:
-		survey(s, id, rq, rs);
+		survey(h, s, id, rq, rs);
 		break;
 	}
 }

@@ -36,6 +36,7 @@
 #include "sendtime.h"
 #include "timeutil.h"
 #include "tz.h"
+#include "where.h"
 #include "xmalloc.h"
 
 #define MAX_DEPTH 64	 /* nesting, aliases and merges included */
@@ -73,11 +74,13 @@ static const char *const tracking_keys[] = {"base_url", "secret_env", NULL};
 static const char *const campaign_keys[] = {"class",	   "trigger",	 "goal",
 					    "holdout",	   "steps",	 "max_per_contact",
 					    "reentry",	   "quiet_hours", "quiet_days",
-					    "track",	   "send_hour",	 NULL};
+					    "track",	   "send_hour",	 "survey",
+					    NULL};
 static const char *const trigger_keys[] = {"event", "segment", "every", "where", NULL};
 static const char *const goal_keys[] = {"event", "within", NULL};
 static const char *const step_keys[] = {"after",  "channels", "template", "variants",
-					"expire", "unless",   "send_at",  NULL};
+					"expire", "unless",   "send_at",  "survey",
+					NULL};
 static const char *const transport_kinds[] = {"smtp", "http", "webhook", "outbox", NULL};
 
 /* ---- messages ---- */
@@ -930,6 +933,53 @@ static void load_segments(struct loader *ld, json_t *root, struct buf *p)
 	ptr_pop(p, mark);
 }
 
+/* load_where - each field of a trigger's where: a plain value, or a
+ * mapping of operators (where.h) each with a fitting operand; every bad
+ * one reported at its line. 0 when all are good. */
+static int load_where(struct loader *ld, const char *ctx, json_t *where, struct buf *p)
+{
+	size_t mark = p->len;
+	const char *field;
+	json_t *cond;
+	int bad = 0;
+	ptr_key(p, "where");
+	json_object_foreach(where, field, cond)
+	{
+		if (!json_is_object(cond))
+			continue;
+		size_t m2 = p->len;
+		ptr_key(p, field);
+		if (json_object_size(cond) == 0) {
+			problem(ld, 0, at_line(ld, p), ctx,
+				"trigger where %s: an empty mapping (give operators like {lte: 6})",
+				q(ld, field));
+			bad = 1;
+		}
+		const char *name;
+		json_t *v;
+		json_object_foreach(cond, name, v)
+		{
+			struct err e = {{0}};
+			int op = where_op_parse(name);
+			if (op < 0) {
+				problem(ld, 0, key_line(ld, p, name), ctx,
+					"trigger where %s: unknown operator %s (use %s; to match a "
+					"mapping, {eq: {...}})",
+					q(ld, field), q(ld, name), where_op_list());
+				bad = 1;
+			} else if (where_check_op((enum where_op)op, v, &e) < 0) {
+				problem(ld, 0, key_line(ld, p, name), ctx,
+					"trigger where %s: %s, not %s", q(ld, field), e.msg,
+					qv(ld, p, name, v));
+				bad = 1;
+			}
+		}
+		ptr_pop(p, m2);
+	}
+	ptr_pop(p, mark);
+	return bad ? -1 : 0;
+}
+
 static void load_trigger(struct loader *ld, struct campaign_conf *cc, const char *ctx, json_t *o,
 			 struct buf *p)
 {
@@ -984,7 +1034,7 @@ static void load_trigger(struct loader *ld, struct campaign_conf *cc, const char
 			problem(ld, 0, wl, ctx, "trigger where must be a mapping of data fields");
 		else if (re == 0)
 			problem(ld, 0, wl, ctx, "trigger where applies to event triggers only");
-		else
+		else if (load_where(ld, ctx, where, p) == 0)
 			cc->trigger_where = where;
 	}
 	ptr_pop(p, mark);
@@ -1037,6 +1087,23 @@ static void load_holdout(struct loader *ld, struct campaign_conf *cc, const char
 		problem(ld, 0, line, ctx, "holdout %s is over 50%%", qv(ld, p, "holdout", h));
 	else
 		cc->holdout = x;
+}
+
+/* load_survey - `survey: nps | csat` of a campaign or step into *out */
+static void load_survey(struct loader *ld, const char *ctx, json_t *o, struct buf *p,
+			enum survey_scale *out)
+{
+	const char *v;
+	if (get_str(ld, ctx, o, p, "survey", &v) <= 0)
+		return;
+	if (strcmp(v, "nps") == 0)
+		*out = SURVEY_NPS;
+	else if (strcmp(v, "csat") == 0)
+		*out = SURVEY_CSAT;
+	else
+		problem(ld, 0, key_line(ld, p, "survey"), ctx,
+			"unknown survey %s (use nps: 0 to 10, or csat: 1 to 5)",
+			qv(ld, p, "survey", json_object_get(o, "survey")));
 }
 
 static int template_ok(struct loader *ld, const char *ctx, const char *name, int line)
@@ -1140,6 +1207,7 @@ static void load_step(struct loader *ld, struct campaign_conf *cc, json_t *st, s
 		load_variants(ld, s, ctx, vs, p);
 	str_list(ld, ctx, st, p, "unless", &s->unless, &s->nunless, NULL);
 	load_send_at(ld, s, ctx, st, p);
+	load_survey(ld, ctx, st, p, &s->survey);
 }
 
 static void load_campaign(struct loader *ld, const char *name, json_t *o, struct buf *p)
@@ -1171,6 +1239,7 @@ static void load_campaign(struct loader *ld, const char *name, json_t *o, struct
 	load_trigger(ld, cc, ctx, o, p);
 	load_goal(ld, cc, ctx, o, p);
 	load_holdout(ld, cc, ctx, o, p);
+	load_survey(ld, ctx, o, p, &cc->survey);
 	json_t *mpc = json_object_get(o, "max_per_contact");
 	if (mpc && !json_is_null(mpc)) {
 		if (!json_is_integer(mpc) || json_integer_value(mpc) < 1 ||
@@ -1577,4 +1646,19 @@ const struct campaign_conf *config_campaign(const struct config *c, const char *
 		if (strcmp(c->campaigns[i].name, name) == 0)
 			return &c->campaigns[i];
 	return NULL;
+}
+
+enum survey_scale config_survey(const struct config *c, const char *campaign, int step)
+{
+	const struct campaign_conf *cc = config_campaign(c, campaign);
+	if (!cc)
+		return SURVEY_NONE;
+	if (step >= 0 && (size_t)step < cc->nsteps && cc->steps[step].survey != SURVEY_NONE)
+		return cc->steps[step].survey;
+	return cc->survey;
+}
+
+const char *config_survey_name(enum survey_scale s)
+{
+	return s == SURVEY_NPS ? "nps" : s == SURVEY_CSAT ? "csat" : NULL;
 }

@@ -67,6 +67,7 @@ void feedback_send_release(struct feedback_send *f)
 	free(f->contact);
 	free(f->channel);
 	free(f->locale);
+	free(f->campaign);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -88,7 +89,9 @@ int feedback_send_get(struct store *s, int64_t id, struct feedback_send *out, st
 	out->contact = r.contact;
 	out->channel = r.channel;
 	out->locale = c.locale;
-	r.contact = r.channel = NULL;
+	out->campaign = r.campaign;
+	out->step = r.step;
+	r.contact = r.channel = r.campaign = NULL;
 	c.locale = NULL;
 	send_row_release(&r);
 	contact_release(&c);
@@ -309,17 +312,23 @@ static long utf8_chars(const char *s)
 	return chars;
 }
 
-int feedback_survey_check(const char *score, const char *comment, int *out, struct err *e)
+int feedback_survey_check(const char *score, const char *comment, enum survey_scale scale, int *out,
+			  struct err *e)
 {
+	int lo = scale == SURVEY_CSAT ? 1 : 0, hi = scale == SURVEY_CSAT ? 5 : 10;
 	if (!score || !*score)
-		return err_set(e, "score: missing (an integer 0 to 10)");
+		return err_set(e, "score: missing (an integer %d to %d)", lo, hi);
 	size_t n = strlen(score);
-	for (size_t i = 0; i < n; i++)
-		if (score[i] < '0' || score[i] > '9')
-			return err_set(e, "score: not an integer 0 to 10");
-	if (n > 2 || (n == 2 && !(score[0] == '1' && score[1] == '0')))
-		return err_set(e, "score: not an integer 0 to 10");
-	*out = n == 2 ? 10 : score[0] - '0';
+	int v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (score[i] < '0' || score[i] > '9' || i >= 2)
+			return err_set(e, "score: not an integer %d to %d", lo, hi);
+		v = v * 10 + (score[i] - '0');
+	}
+	/* one digit, or two without a leading zero: "07" is not a score */
+	if ((n == 2 && score[0] == '0') || v < lo || v > hi)
+		return err_set(e, "score: not an integer %d to %d", lo, hi);
+	*out = v;
 	if (comment) {
 		long chars = utf8_chars(comment);
 		if (chars < 0)
@@ -549,24 +558,46 @@ int feedback_unsubscribe(struct store *s, int64_t send_id, int64_t now, struct f
 	return finish(s, rc, e);
 }
 
-int feedback_survey(struct store *s, int64_t send_id, const char *score, const char *comment,
-		    int64_t now, struct feedback_result *r, struct err *e)
+int feedback_survey(struct store *s, int64_t send_id, enum survey_scale scale, const char *score,
+		    const char *comment, int64_t now, struct feedback_result *r, struct err *e)
 {
 	struct feedback_send f;
 	int n;
 	memset(r, 0, sizeof(*r));
-	if (feedback_survey_check(score, comment, &n, e) < 0)
-		return FEEDBACK_BAD;
 	int rc = begin(s, send_id, &f, e);
 	if (rc != FEEDBACK_OK)
 		return rc;
+	/* once per send: the answer there stands, whatever the second one
+	 * says (the dedup key below makes one that races this check a no-op
+	 * as well) */
+	rc = store_send_has_event(s, send_id, "survey_response", e);
+	if (rc <= 0 || feedback_survey_check(score, comment, scale, &n, e) < 0) {
+		feedback_send_release(&f);
+		store_rollback(s);
+		return rc < 0 ? -1 : rc == 0 ? FEEDBACK_ANSWERED : FEEDBACK_BAD;
+	}
 	char ext[48];
 	snprintf(ext, sizeof(ext), "survey:%lld", (long long)send_id);
 	json_t *data = json_pack("{s:i, s:s}", "score", n, "comment", comment ? comment : "");
+	if (scale == SURVEY_CSAT)
+		json_object_set_new(data, "scale", json_string("csat"));
 	rc = add_event(s, f.contact, "survey_response", send_id, data, ext, now, &r->recorded, e);
 	result_from(r, "survey_response", &f);
 	feedback_send_release(&f);
+	if (rc == 0 && !r->recorded) {
+		store_rollback(s);
+		return FEEDBACK_ANSWERED;
+	}
 	return finish(s, rc, e);
+}
+
+int feedback_survey_answered(struct store *s, int64_t send_id, int *answered, struct err *e)
+{
+	int rc = store_send_has_event(s, send_id, "survey_response", e);
+	if (rc < 0)
+		return -1;
+	*answered = rc == 0;
+	return FEEDBACK_OK;
 }
 
 /* text_ok - valid UTF-8 (JSON bodies are; form values are checked here) */

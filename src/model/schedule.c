@@ -19,6 +19,7 @@
 #include "store_sendat.h"
 #include "timeutil.h"
 #include "tz.h"
+#include "where.h"
 #include "xmalloc.h"
 
 /* An event older than this does not trigger a campaign: importing a year
@@ -149,20 +150,6 @@ static int enroll(struct store *s, const struct campaign_conf *cc, const char *c
 		st->scheduled += made;
 	}
 	return 0;
-}
-
-/* where_matches - every key of where equals the event's data value */
-static int where_matches(const json_t *where, const json_t *data)
-{
-	const char *k;
-	json_t *v;
-	if (!where)
-		return 1;
-	json_object_foreach((json_t *)where, k, v) {
-		if (!json_equal(v, json_object_get(data, k)))
-			return 0;
-	}
-	return 1;
 }
 
 static int step_unless_has(const struct step_conf *sc, const char *type)

@@ -36,6 +36,18 @@ static int one_text(struct store *s, struct store_stmt *st, char **out, struct e
 	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
 }
 
+int store_send_has_event(struct store *s, int64_t send_id, const char *type, struct err *e)
+{
+	struct store_stmt *st =
+	    prep(s, "SELECT id FROM events WHERE send_id = ? AND type = ? LIMIT 1", e);
+	if (!st)
+		return -1;
+	int64_t id;
+	bint(s, st, 1, send_id);
+	btxt(s, st, 2, type);
+	return one_id(s, st, &id, e);
+}
+
 int store_link_get(struct store *s, int64_t send_id, int idx, char **url, struct err *e)
 {
 	struct store_stmt *st = prep(s, "SELECT url FROM links WHERE send_id = ? AND idx = ?", e);

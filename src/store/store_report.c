@@ -61,7 +61,7 @@ int store_report_events(struct store *s, const struct report_filter *f,
 		"SELECT ev.send_id, ev.type, ev.at, ev.data FROM events ev "
 		"JOIN sends s ON s.id = ev.send_id "
 		"WHERE ev.send_id IS NOT NULL AND ev.type IN ('delivered', 'bounced', 'opened', "
-		"'clicked', 'replied', 'unsubscribed') AND " SENDS_WHERE " "
+		"'clicked', 'replied', 'unsubscribed', 'survey_response') AND " SENDS_WHERE " "
 		"ORDER BY ev.send_id, ev.at, ev.id", e);
 	if (!st)
 		return -1;

@@ -306,29 +306,55 @@ static void test_checks(void **state)
 {
 	static const struct {
 		const char *score, *comment;
+		enum survey_scale scale;
 		int ok, want;
 	} surveys[] = {
-	    {"0", NULL, 1, 0},	 {"10", "", 1, 10},    {"7", "很好\n谢谢", 1, 7},
-	    {"11", NULL, 0, 0},	 {"-1", NULL, 0, 0},   {"", NULL, 0, 0},
-	    {NULL, NULL, 0, 0},	 {"05", NULL, 0, 0},   {"5 ", NULL, 0, 0},
-	    {"1e1", NULL, 0, 0}, {"3", "a\x01", 0, 0}, {"3", "\xc3\x28", 0, 0},
+	    {"0", NULL, SURVEY_NPS, 1, 0},
+	    {"10", "", SURVEY_NPS, 1, 10},
+	    {"7", "很好\n谢谢", SURVEY_NPS, 1, 7},
+	    {"11", NULL, SURVEY_NPS, 0, 0},
+	    {"-1", NULL, SURVEY_NPS, 0, 0},
+	    {"", NULL, SURVEY_NPS, 0, 0},
+	    {NULL, NULL, SURVEY_NPS, 0, 0},
+	    {"05", NULL, SURVEY_NPS, 0, 0},
+	    {"5 ", NULL, SURVEY_NPS, 0, 0},
+	    {"1e1", NULL, SURVEY_NPS, 0, 0},
+	    {"100", NULL, SURVEY_NPS, 0, 0},
+	    {"3", "a\x01", SURVEY_NPS, 0, 0},
+	    {"3", "\xc3\x28", SURVEY_NPS, 0, 0},
+	    /* no scale configured: 0 to 10 */
+	    {"0", NULL, SURVEY_NONE, 1, 0},
+	    {"10", NULL, SURVEY_NONE, 1, 10},
+	    /* satisfaction: 1 to 5 */
+	    {"1", NULL, SURVEY_CSAT, 1, 1},
+	    {"5", "ok", SURVEY_CSAT, 1, 5},
+	    {"0", NULL, SURVEY_CSAT, 0, 0},
+	    {"6", NULL, SURVEY_CSAT, 0, 0},
+	    {"10", NULL, SURVEY_CSAT, 0, 0},
+	    {"04", NULL, SURVEY_CSAT, 0, 0},
 	};
 	struct err e = {{0}};
 	int score;
 	(void)state;
 	for (size_t i = 0; i < sizeof(surveys) / sizeof(surveys[0]); i++) {
-		int rc = feedback_survey_check(surveys[i].score, surveys[i].comment, &score, &e);
+		int rc = feedback_survey_check(surveys[i].score, surveys[i].comment,
+					       surveys[i].scale, &score, &e);
 		if ((rc == 0) != surveys[i].ok || (rc == 0 && score != surveys[i].want))
-			fail_msg("survey score \"%s\": rc %d score %d",
-				 surveys[i].score ? surveys[i].score : "(null)", rc, score);
+			fail_msg("survey score \"%s\" (scale %d): rc %d score %d",
+				 surveys[i].score ? surveys[i].score : "(null)", surveys[i].scale,
+				 rc, score);
 	}
+	assert_int_equal(feedback_survey_check("6", NULL, SURVEY_CSAT, &score, &e), -1);
+	assert_string_equal(e.msg, "score: not an integer 1 to 5");
+	assert_int_equal(feedback_survey_check(NULL, NULL, SURVEY_NPS, &score, &e), -1);
+	assert_string_equal(e.msg, "score: missing (an integer 0 to 10)");
 	/* 2000 characters of Chinese are fine, 2001 are not */
 	struct buf b = BUF_INIT;
 	for (int i = 0; i < FEEDBACK_COMMENT_MAX; i++)
 		buf_puts(&b, "好");
-	assert_int_equal(feedback_survey_check("5", b.data, &score, &e), 0);
+	assert_int_equal(feedback_survey_check("5", b.data, SURVEY_NPS, &score, &e), 0);
 	buf_puts(&b, "a");
-	assert_int_equal(feedback_survey_check("5", b.data, &score, &e), -1);
+	assert_int_equal(feedback_survey_check("5", b.data, SURVEY_NPS, &score, &e), -1);
 	assert_non_null(strstr(e.msg, "comment"));
 	buf_release(&b);
 
@@ -489,18 +515,49 @@ static void test_survey(void **state)
 	struct fx *f = *state;
 	struct feedback_result r;
 	struct err e = {{0}};
-	assert_int_equal(feedback_survey(f->s, f->mail2, "11", NULL, T0, &r, &e), FEEDBACK_BAD);
+	int answered = -1;
+	assert_int_equal(feedback_survey(f->s, f->mail2, SURVEY_NPS, "11", NULL, T0, &r, &e),
+			 FEEDBACK_BAD);
 	feedback_result_release(&r);
 	assert_int_equal(nevents(f, "survey_response"), 0);
-	assert_int_equal(feedback_survey(f->s, f->mail2, "9", "很好", T0, &r, &e), FEEDBACK_OK);
-	assert_int_equal(r.recorded, 1);
-	feedback_result_release(&r);
-	assert_int_equal(feedback_survey(f->s, f->mail2, "3", "changed my mind", T0 + 5, &r, &e),
+	assert_int_equal(feedback_survey_answered(f->s, f->mail2, &answered, &e), FEEDBACK_OK);
+	assert_int_equal(answered, 0);
+	assert_int_equal(feedback_survey(f->s, f->mail2, SURVEY_NPS, "9", "很好", T0, &r, &e),
 			 FEEDBACK_OK);
-	assert_int_equal(r.recorded, 0); /* one answer per message */
+	assert_int_equal(r.recorded, 1);
+	assert_string_equal(r.kind, "survey_response");
 	feedback_result_release(&r);
+	assert_int_equal(feedback_survey_answered(f->s, f->mail2, &answered, &e), FEEDBACK_OK);
+	assert_int_equal(answered, 1);
+	/* one answer per message: a second is refused, good or bad, and
+	 * changes nothing */
+	int64_t before = q(f, "SELECT COUNT(*) FROM events");
+	assert_int_equal(
+	    feedback_survey(f->s, f->mail2, SURVEY_NPS, "3", "changed my mind", T0 + 5, &r, &e),
+	    FEEDBACK_ANSWERED);
+	assert_int_equal(r.recorded, 0);
+	feedback_result_release(&r);
+	assert_int_equal(feedback_survey(f->s, f->mail2, SURVEY_NPS, "42", NULL, T0 + 6, &r, &e),
+			 FEEDBACK_ANSWERED);
+	feedback_result_release(&r);
+	assert_int_equal(q(f, "SELECT COUNT(*) FROM events"), before);
 	assert_string_equal(qs(f, "SELECT data FROM events WHERE type = 'survey_response'"),
 			    "{\"comment\":\"很好\",\"score\":9}");
+	/* the 1 to 5 scale is named in the data; 0 to 10 stays as it was */
+	assert_int_equal(feedback_survey(f->s, f->sms1, SURVEY_CSAT, "6", NULL, T0, &r, &e),
+			 FEEDBACK_BAD);
+	feedback_result_release(&r);
+	assert_int_equal(feedback_survey(f->s, f->sms1, SURVEY_CSAT, "2", "slow", T0, &r, &e),
+			 FEEDBACK_OK);
+	feedback_result_release(&r);
+	char sql[128];
+	snprintf(sql, sizeof(sql),
+		 "SELECT data FROM events WHERE type = 'survey_response' AND send_id = %lld",
+		 (long long)f->sms1);
+	assert_string_equal(qs(f, sql), "{\"comment\":\"slow\",\"scale\":\"csat\",\"score\":2}");
+	assert_int_equal(feedback_survey(f->s, 999, SURVEY_NPS, "5", NULL, T0, &r, &e),
+			 FEEDBACK_NOT_FOUND);
+	feedback_result_release(&r);
 }
 
 /* ---- inbound ---- */
