@@ -271,7 +271,7 @@ int segments_eval(struct store *s, const struct config *cfg, const struct contac
 		  int *member, int64_t *next, struct err *e)
 {
 	struct env_ud u = {s, c, contact_view(c), e};
-	struct expr_env env = {&u, env_attr, env_count, env_sum, env_last};
+	struct expr_env env = {&u, env_attr, env_count, env_sum, env_last, &cfg->stats};
 	int rc = 0;
 	*next = TIME_NEVER;
 	for (size_t i = 0; i < cfg->nsegments && rc == 0; i++) {
