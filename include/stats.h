@@ -17,6 +17,8 @@
  *                        null when there were no earlier purchases
  *   amount_change        the same for the amounts; null when the earlier
  *                        amounts do not add up to more than 0
+ *   interaction_change   the same for replies and clicks (`replied` and
+ *                        `clicked` events together); null when none before
  *   complaints_30d       count(complaint, 30d)
  *   days_since_reply     days_since(last(replied)); null when none
  *   days_since_click     days_since(last(clicked)); null when none

@@ -33,6 +33,7 @@ enum stat {
 	S_DAYS_SINCE_PURCHASE,
 	S_FREQUENCY_CHANGE,
 	S_AMOUNT_CHANGE,
+	S_INTERACTION_CHANGE,
 	S_COMPLAINTS_30D,
 	S_DAYS_SINCE_REPLY,
 	S_DAYS_SINCE_CLICK,
@@ -51,6 +52,7 @@ static const char *const names[S_COUNT] = {
     [S_DAYS_SINCE_PURCHASE] = "days_since_purchase",
     [S_FREQUENCY_CHANGE] = "frequency_change",
     [S_AMOUNT_CHANGE] = "amount_change",
+    [S_INTERACTION_CHANGE] = "interaction_change",
     [S_COMPLAINTS_30D] = "complaints_30d",
     [S_DAYS_SINCE_REPLY] = "days_since_reply",
     [S_DAYS_SINCE_CLICK] = "days_since_click",
@@ -326,6 +328,18 @@ int stats_value(size_t id, const struct expr_env *env, const struct stats_conf *
 			return -1;
 		change(c2.total, d.total, min64(c2.next, d.next), v);
 		return 0;
+	case S_INTERACTION_CHANGE: {
+		/* replies and clicks together */
+		struct agg ra, rb, ca, cb;
+		if (window(&q, "replied", NULL, W90, &ra) < 0 ||
+		    earlier(&q, "replied", NULL, W90, &ra, &rb) < 0 ||
+		    window(&q, "clicked", NULL, W90, &ca) < 0 ||
+		    earlier(&q, "clicked", NULL, W90, &ca, &cb) < 0)
+			return -1;
+		change((double)(ra.n + ca.n), (double)(rb.n + cb.n),
+		       min64(min64(ra.next, rb.next), min64(ca.next, cb.next)), v);
+		return 0;
+	}
 	case S_DAYS_SINCE_PURCHASE:
 		return days_since(&q, "purchase", v);
 	case S_DAYS_SINCE_REPLY:

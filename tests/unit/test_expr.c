@@ -508,6 +508,12 @@ static const struct eval_case stats_cases[] = {
      "[[\"purchase\", \"-100d\", {\"amount\": 0}], [\"purchase\", \"-5d\", {\"amount\": 3000}]]", 1,
      "+80d1s"},
     {"stats.complaints_30d > 0", "{}", "[[\"complaint\", \"-3d\"]]", 1, "+27d1s"},
+    /* replies and clicks: 1 in the last 90 days against 4 before */
+    {"stats.interaction_change == -0.75", "{}",
+     "[[\"replied\", \"-100d\"], [\"clicked\", \"-110d\"], [\"clicked\", \"-170d\"], "
+     "[\"replied\", \"-179d\"], [\"clicked\", \"-20d\"], [\"purchase\", \"-120d\"]]",
+     1, "+1d1s"},
+    {"stats.interaction_change == null", "{}", "[[\"opened\", \"-100d\"]]", 1, "never"},
     {"stats.days_since_reply <= 7", "{}", "[[\"replied\", \"-2d\"]]", 1, "+6d"},
     {"stats.days_since_click == null", "{}", "[[\"replied\", \"-2d\"]]", 1, "never"},
     {"stats.days_since_click < 3", "{}", "[[\"clicked\", \"-2d\"], [\"clicked\", \"-9d\"]]", 1,
@@ -959,7 +965,8 @@ static const char *const day_stats[] = {"days_since_purchase", "days_since_reply
 static const char *const num_stats[] = {"spend_12m",	   "purchases_12m", "frequency_90d",
 					"avg_order_value", "complaints_30d", "rfm_r",
 					"rfm_f",	   "rfm_m"};
-static const char *const change_stats[] = {"frequency_change", "amount_change"};
+static const char *const change_stats[] = {"frequency_change", "amount_change",
+					   "interaction_change"};
 static const char *const rfms[] = {"\"511\"", "\"521\"", "\"411\"", "\"111\"", "\"322\"", "null"};
 
 /* gen_stat - a comparison over stats.NAME; *exact for the days_since ones
