@@ -69,8 +69,9 @@ void expr_free(struct expr *x);
  * time. It MUST never be later than the true change; it SHOULD be exact for
  * days_since(...) compared with a constant (the instant the comparison
  * flips) and for count/sum windows (when the oldest event in the window
- * leaves it), so that contacts are re-evaluated rarely. Returns 0, or -1
- * with e set when a callback failed. */
+ * leaves it), and so for the stats built on them (stats.h), so that
+ * contacts are re-evaluated rarely. Returns 0, or -1 with e set when a
+ * callback failed. */
 int expr_eval(const struct expr *x, const struct expr_env *env, int64_t now, int *result,
 	      int64_t *next_change, struct err *e);
 
