@@ -84,4 +84,37 @@ int stats_value(size_t id, const struct expr_env *env, const struct stats_conf *
 int stats_compute(struct store *s, const struct stats_conf *conf, const char *contact, int64_t now,
 		  json_t **out, struct err *e);
 
+/* stats_context - stats_compute into ctx["stats"] (a render context, see
+ * render_context), so templates see {{stats.NAME}}. 0, or -1 with e set
+ * (ctx unchanged). */
+int stats_context(struct store *s, const struct stats_conf *conf, const char *contact,
+		  int64_t now, json_t *ctx, struct err *e);
+
+/* One remembered question to an expr_env (stats_memo). */
+struct stats_memo_entry {
+	char kind;	   /* 'c' count, 's' sum, 'l' last */
+	char *type, *field;
+	int64_t since, until;
+	int rc;		   /* last: 0 found, 1 none */
+	int64_t n, oldest, at;
+	double total;
+};
+
+/* stats_memo - an expr_env (memo.env) that asks inner once per distinct
+ * question (count, sum or last with the same arguments) and answers the
+ * repeats from memory; attributes and stats thresholds pass through. For
+ * evaluating every segment and stat of one contact while its events stay
+ * as they are; a failed question is not remembered. */
+struct stats_memo {
+	struct expr_env env; /* what to evaluate with */
+	const struct expr_env *inner;
+	struct stats_memo_entry *q;
+	size_t n, cap;
+	size_t asked; /* questions that reached inner */
+};
+
+/* stats_memo_init - m answers through inner (borrowed, kept until release) */
+void stats_memo_init(struct stats_memo *m, const struct expr_env *inner);
+void stats_memo_release(struct stats_memo *m);
+
 #endif

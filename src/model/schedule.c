@@ -277,19 +277,22 @@ int segments_eval(struct store *s, const struct config *cfg, const struct contac
 {
 	struct env_ud u = {s, c, contact_view(c), e};
 	struct expr_env env = {&u, env_attr, env_count, env_sum, env_last, &cfg->stats};
+	struct stats_memo m;
 	int rc = 0;
 	*next = TIME_NEVER;
+	stats_memo_init(&m, &env); /* segments share their windows */
 	for (size_t i = 0; i < cfg->nsegments && rc == 0; i++) {
 		int64_t nc = TIME_NEVER;
 		member[i] = 0;
 		if (!cfg->segments[i].expr)
 			continue;
-		rc = expr_eval(cfg->segments[i].expr, &env, now, &member[i], &nc, e);
+		rc = expr_eval(cfg->segments[i].expr, &m.env, now, &member[i], &nc, e);
 		if (rc < 0)
 			err_prefix(e, "segment \"%s\" for contact %s", cfg->segments[i].name, c->id);
 		if (nc < *next)
 			*next = nc;
 	}
+	stats_memo_release(&m);
 	json_decref(u.view);
 	return rc;
 }
@@ -299,12 +302,15 @@ int segment_explain(struct store *s, const struct config *cfg, const struct cont
 {
 	struct env_ud u = {s, c, contact_view(c), e};
 	struct expr_env env = {&u, env_attr, env_count, env_sum, env_last, &cfg->stats};
+	struct stats_memo m;
 	int rc = 0;
 	*member = 0;
+	stats_memo_init(&m, &env); /* explain asks eval's questions again */
 	if (i >= cfg->nsegments || !cfg->segments[i].expr)
 		rc = err_set(e, "segment %zu: not a usable segment", i);
-	else if ((rc = expr_explain(cfg->segments[i].expr, &env, now, member, out, e)) < 0)
+	else if ((rc = expr_explain(cfg->segments[i].expr, &m.env, now, member, out, e)) < 0)
 		err_prefix(e, "segment \"%s\" for contact %s", cfg->segments[i].name, c->id);
+	stats_memo_release(&m);
 	json_decref(u.view);
 	return rc;
 }

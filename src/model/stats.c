@@ -10,15 +10,19 @@
  * again exactly when it may change, never by scanning every contact.
  *
  * stats_compute puts the same values into a JSON object for templates,
- * reading the store directly. Nothing here writes.
+ * reading the store directly. Nothing here writes. stats_memo remembers
+ * the answers to the questions asked while one contact is evaluated: the
+ * stats share their windows, and so do the segments of one config.
  */
 #include "stats.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "timeutil.h"
+#include "xmalloc.h"
 
 #define DAY INT64_C(86400)
 #define W12M (365 * DAY)
@@ -357,6 +361,131 @@ int stats_value(size_t id, const struct expr_env *env, const struct stats_conf *
 	return err_set(e, "stats: no stat %zu", id);
 }
 
+/* ---- memo ---- */
+
+#define MEMO_MAX 256
+
+static int same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static struct stats_memo_entry *memo_find(struct stats_memo *m, char kind, const char *type,
+					  const char *field, int64_t since, int64_t until)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		struct stats_memo_entry *q = &m->q[i];
+		if (q->kind == kind && q->since == since && q->until == until &&
+		    same(q->type, type) && same(q->field, field))
+			return q;
+	}
+	return NULL;
+}
+
+/* memo_add - remember an answer, while there is room */
+static struct stats_memo_entry *memo_add(struct stats_memo *m, char kind, const char *type,
+					 const char *field, int64_t since, int64_t until)
+{
+	if (m->n == MEMO_MAX)
+		return NULL;
+	if (m->n == m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 16;
+		m->q = xrealloc(m->q, m->cap * sizeof(*m->q));
+	}
+	struct stats_memo_entry *q = &m->q[m->n++];
+	*q = (struct stats_memo_entry){.kind = kind,
+				       .type = xstrdup(type),
+				       .field = field ? xstrdup(field) : NULL,
+				       .since = since,
+				       .until = until};
+	return q;
+}
+
+static json_t *memo_attr(void *ud, const char *name)
+{
+	struct stats_memo *m = ud;
+	return m->inner->attr(m->inner->ud, name);
+}
+
+static int memo_count(void *ud, const char *type, int64_t since, int64_t until, int64_t *n,
+		      int64_t *oldest)
+{
+	struct stats_memo *m = ud;
+	struct stats_memo_entry *q = memo_find(m, 'c', type, NULL, since, until);
+	if (!q) {
+		m->asked++;
+		if (m->inner->count(m->inner->ud, type, since, until, n, oldest) < 0)
+			return -1;
+		if ((q = memo_add(m, 'c', type, NULL, since, until))) {
+			q->n = *n;
+			q->oldest = *oldest;
+		}
+		return 0;
+	}
+	*n = q->n;
+	*oldest = q->oldest;
+	return 0;
+}
+
+static int memo_sum(void *ud, const char *type, const char *field, int64_t since, int64_t until,
+		    double *total, int64_t *oldest)
+{
+	struct stats_memo *m = ud;
+	struct stats_memo_entry *q = memo_find(m, 's', type, field, since, until);
+	if (!q) {
+		m->asked++;
+		if (m->inner->sum(m->inner->ud, type, field, since, until, total, oldest) < 0)
+			return -1;
+		if ((q = memo_add(m, 's', type, field, since, until))) {
+			q->total = *total;
+			q->oldest = *oldest;
+		}
+		return 0;
+	}
+	*total = q->total;
+	*oldest = q->oldest;
+	return 0;
+}
+
+static int memo_last(void *ud, const char *type, int64_t until, int64_t *at)
+{
+	struct stats_memo *m = ud;
+	struct stats_memo_entry *q = memo_find(m, 'l', type, NULL, 0, until);
+	int rc;
+	if (!q) {
+		m->asked++;
+		if ((rc = m->inner->last(m->inner->ud, type, until, at)) < 0)
+			return -1;
+		if ((q = memo_add(m, 'l', type, NULL, 0, until))) {
+			q->rc = rc;
+			q->at = *at;
+		}
+		return rc;
+	}
+	if (q->rc == 0)
+		*at = q->at;
+	return q->rc;
+}
+
+void stats_memo_init(struct stats_memo *m, const struct expr_env *inner)
+{
+	*m = (struct stats_memo){
+	    .env = {m, memo_attr, memo_count, memo_sum, memo_last, inner->stats},
+	    .inner = inner,
+	};
+}
+
+void stats_memo_release(struct stats_memo *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->q[i].type);
+		free(m->q[i].field);
+	}
+	free(m->q);
+	m->q = NULL;
+	m->n = m->cap = 0;
+}
+
 /* ---- over the store ---- */
 
 struct store_ud {
@@ -397,12 +526,15 @@ int stats_compute(struct store *s, const struct stats_conf *conf, const char *co
 {
 	struct store_ud u = {s, contact, e};
 	struct expr_env env = {&u, no_attr, st_count, st_sum, st_last, conf};
+	struct stats_memo m;
 	json_t *o = json_object();
 	*out = NULL;
+	stats_memo_init(&m, &env); /* the stats share their windows */
 	for (size_t i = 0; i < S_COUNT; i++) {
 		struct stats_value v;
 		err_clear(e); /* so that a store's message can be told from none */
-		if (stats_value(i, &env, conf, now, &v, e) < 0) {
+		if (stats_value(i, &m.env, conf, now, &v, e) < 0) {
+			stats_memo_release(&m);
 			json_decref(o);
 			return -1;
 		}
@@ -417,6 +549,17 @@ int stats_compute(struct store *s, const struct stats_conf *conf, const char *co
 			j = json_real(x);
 		json_object_set_new(o, names[i], j);
 	}
+	stats_memo_release(&m);
 	*out = o;
+	return 0;
+}
+
+int stats_context(struct store *s, const struct stats_conf *conf, const char *contact,
+		  int64_t now, json_t *ctx, struct err *e)
+{
+	json_t *o;
+	if (stats_compute(s, conf, contact, now, &o, e) < 0)
+		return -1;
+	json_object_set_new(ctx, "stats", o);
 	return 0;
 }

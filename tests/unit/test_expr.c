@@ -177,6 +177,30 @@ static int eval_at(const struct expr *x, struct fake *f, int64_t t, int64_t *nex
 	return r;
 }
 
+/* eval_memo - the same through a stats_memo, twice (the second answers
+ * from memory): both must agree with eval_at */
+static void check_memo(const struct expr *x, struct fake *f, int64_t t, int r0, int64_t next0,
+		       const char *src)
+{
+	struct expr_env env = fake_env(f);
+	struct stats_memo m;
+	struct err e = {""};
+	int64_t next;
+	int r;
+	size_t asked;
+	stats_memo_init(&m, &env);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(expr_eval(x, &m.env, t, &r, &next, &e), 0);
+		if (r != r0 || next != next0)
+			fail_msg("%s: through the memo %d next %lld, want %d next %lld", src, r,
+				 (long long)next, r0, (long long)next0);
+		if (round == 0)
+			asked = m.asked;
+	}
+	assert_int_equal(m.asked, asked); /* nothing asked twice */
+	stats_memo_release(&m);
+}
+
 static int differs(const struct expr *x, struct fake *f, int64_t t, int r0, const char *src)
 {
 	if (eval_at(x, f, t, NULL) == r0)
@@ -249,6 +273,7 @@ static void run_eval_cases(const struct eval_case *cases, size_t n)
 		}
 		fake_load(&f, c->attrs, c->events);
 		r = eval_at(x, &f, NOW, &next);
+		check_memo(x, &f, NOW, r, next, c->src);
 		if (r != c->result || next != want) {
 			print_error("%s: got %d next %+lld, want %d next %s\n", c->src, r,
 				    next == TIME_NEVER ? 0LL : (long long)(next - NOW), c->result,
@@ -1221,6 +1246,7 @@ static void test_stats_property(void **state)
 				 json_pack("{s:i}", "amount", (int)rnd_in(0, 8) * 1000));
 		r = eval_at(x, &f, now, &next);
 		assert_true(next > now);
+		check_memo(x, &f, now, r, next, buf_cstr(&b));
 		timed += next != TIME_NEVER;
 		bad += check_stable(x, &f, now, r, next, buf_cstr(&b));
 		if (next != TIME_NEVER && eval_at(x, &f, next, NULL) != r)

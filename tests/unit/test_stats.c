@@ -296,6 +296,113 @@ static void test_names(void **state)
 	assert_null(stats_name(stats_count()));
 }
 
+/* an environment that counts its questions and can fail the first ones */
+struct counting {
+	int calls, fail;
+	struct err *e;
+};
+
+static json_t *cnt_attr(void *ud, const char *name)
+{
+	(void)ud;
+	(void)name;
+	return NULL;
+}
+
+static int cnt_count(void *ud, const char *type, int64_t since, int64_t until, int64_t *n,
+		     int64_t *oldest)
+{
+	struct counting *c = ud;
+	c->calls++;
+	if (c->fail-- > 0)
+		return err_set(c->e, "store: busy");
+	*n = strcmp(type, "purchase") == 0 ? 2 : 0;
+	*oldest = *n ? (since + until) / 2 : TIME_NEVER;
+	return 0;
+}
+
+static int cnt_sum(void *ud, const char *type, const char *field, int64_t since, int64_t until,
+		   double *total, int64_t *oldest)
+{
+	int64_t n = 0;
+	int rc = cnt_count(ud, type, since, until, &n, oldest);
+	(void)field;
+	*total = (double)n * 1500;
+	return rc;
+}
+
+static int cnt_last(void *ud, const char *type, int64_t until, int64_t *at)
+{
+	struct counting *c = ud;
+	c->calls++;
+	if (c->fail-- > 0)
+		return err_set(c->e, "store: busy");
+	if (strcmp(type, "purchase") != 0)
+		return 1;
+	*at = until - 3 * DAY;
+	return 0;
+}
+
+/* stats_memo: one question each, the same answers, failures not kept */
+static void test_memo(void **state)
+{
+	struct err e = {{0}};
+	struct counting c = {0, 0, &e};
+	struct expr_env inner = {&c, cnt_attr, cnt_count, cnt_sum, cnt_last, NULL};
+	struct stats_memo m;
+	struct stats_value direct, memo;
+	int distinct;
+	(void)state;
+
+	for (size_t i = 0; i < stats_count(); i++)
+		assert_int_equal(stats_value(i, &inner, NULL, NOW, &direct, &e), 0);
+	distinct = c.calls; /* with repeats: the stats share windows */
+	c.calls = 0;
+	stats_memo_init(&m, &inner);
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < stats_count(); i++) {
+			assert_int_equal(stats_value(i, &inner, NULL, NOW, &direct, &e), 0);
+			assert_int_equal(stats_value(i, &m.env, NULL, NOW, &memo, &e), 0);
+			assert_int_equal(memo.type, direct.type);
+			assert_true(memo.num == direct.num && memo.next == direct.next &&
+				    memo.base == direct.base);
+			assert_string_equal(memo.str, direct.type == STATS_STR ? direct.str : memo.str);
+		}
+	assert_true(m.asked > 0 && (int)m.asked < distinct);
+	assert_int_equal(c.calls, 3 * distinct + (int)m.asked);
+	stats_memo_release(&m);
+
+	/* a failed question is asked again next time */
+	stats_memo_init(&m, &inner);
+	c.fail = 1;
+	assert_int_equal(stats_value(0, &m.env, NULL, NOW, &memo, &e), -1);
+	assert_string_equal(e.msg, "stats.spend_12m: sum(purchase.amount): store: busy");
+	assert_int_equal(stats_value(0, &m.env, NULL, NOW, &memo, &e), 0);
+	assert_true(memo.type == STATS_NUM && memo.num == 3000);
+	assert_int_equal(m.asked, 2);
+	stats_memo_release(&m);
+}
+
+/* stats_context: the object under "stats", beside what is there */
+static void test_context(void **state)
+{
+	struct store *s = open_store();
+	struct err e = {{0}};
+	struct gen_event g = {"purchase", NOW - DAY, 2500};
+	json_t *ctx = json_pack("{s:s}", "name", "Ann");
+	(void)state;
+	add_contact(s, "c1");
+	add_event(s, "c1", &g);
+	assert_int_equal(stats_context(s, NULL, "c1", NOW, ctx, &e), 0);
+	assert_string_equal(json_string_value(json_object_get(ctx, "name")), "Ann");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(ctx, "stats"), "spend_12m")),
+			 2500);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(ctx, "stats"), "rfm")),
+			    "511");
+	json_decref(ctx);
+	store_close(s);
+}
+
 static struct config *load(const char *yaml, struct diag *d)
 {
 	diag_init(d);
@@ -466,6 +573,7 @@ int main(void)
 	    cmocka_unit_test(test_generated),	   cmocka_unit_test(test_empty),
 	    cmocka_unit_test(test_names),	   cmocka_unit_test(test_config),
 	    cmocka_unit_test(test_explain_store), cmocka_unit_test(test_segments_check),
+	    cmocka_unit_test(test_memo),	   cmocka_unit_test(test_context),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
