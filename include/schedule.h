@@ -53,8 +53,8 @@ int segment_explain(struct store *s, const struct config *cfg, const struct cont
  * type that is not in types (the store's), not one outreach records or
  * gives a meaning, and that no campaign triggers on, aims at or names in
  * unless. Each once per segment. */
-void segments_check(const struct config *cfg, char *const *attrs, size_t nattrs,
-		    int have_contacts, char *const *types, size_t ntypes, struct diag *d);
+void segments_check(const struct config *cfg, char *const *attrs, size_t nattrs, int have_contacts,
+		    char *const *types, size_t ntypes, struct diag *d);
 /* schedule_variant - the step's template for this contact: its own, or the
  * variant picked by a stable hash of contact and campaign */
 const char *schedule_variant(const struct campaign_conf *cc, const struct step_conf *sc,

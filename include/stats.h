@@ -72,30 +72,31 @@ void stats_conf_default(struct stats_conf *sc);
 /* stats_value - stat id of the contact behind env at now, with the RFM
  * thresholds of conf (NULL: the defaults). Only env's count, sum and last
  * are used. 0, or -1 with e set ("stats.NAME: ...") when a lookup failed. */
-int stats_value(size_t id, const struct expr_env *env, const struct stats_conf *conf,
-		int64_t now, struct stats_value *out, struct err *e);
+int stats_value(size_t id, const struct expr_env *env, const struct stats_conf *conf, int64_t now,
+		struct stats_value *out, struct err *e);
 
 /* stats_compute - every stat of contact at now as a JSON object
  * {"spend_12m": 128000, ..., "rfm": "545"}, null for a stat without a
  * value, whole numbers as integers and others rounded to 2 decimals (an
- * expression compares the exact values), for templates (`{{stats.spend_12m}}`) and `contacts show`. conf
- * NULL: the default thresholds. *out is the caller's (decref). 0, or -1
- * with e set and *out NULL. */
+ * expression compares the exact values): for templates
+ * ({{stats.spend_12m}}) and `contacts show`. conf NULL: the default
+ * thresholds. *out is the caller's (decref). 0, or -1 with e set and *out
+ * NULL. */
 int stats_compute(struct store *s, const struct stats_conf *conf, const char *contact, int64_t now,
 		  json_t **out, struct err *e);
 
 /* stats_context - stats_compute into ctx["stats"] (a render context, see
  * render_context), so templates see {{stats.NAME}}. 0, or -1 with e set
  * (ctx unchanged). */
-int stats_context(struct store *s, const struct stats_conf *conf, const char *contact,
-		  int64_t now, json_t *ctx, struct err *e);
+int stats_context(struct store *s, const struct stats_conf *conf, const char *contact, int64_t now,
+		  json_t *ctx, struct err *e);
 
 /* One remembered question to an expr_env (stats_memo). */
 struct stats_memo_entry {
-	char kind;	   /* 'c' count, 's' sum, 'l' last */
+	char kind; /* 'c' count, 's' sum, 'l' last */
 	char *type, *field;
 	int64_t since, until;
-	int rc;		   /* last: 0 found, 1 none */
+	int rc; /* last: 0 found, 1 none */
 	int64_t n, oldest, at;
 	double total;
 };

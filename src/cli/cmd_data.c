@@ -150,7 +150,8 @@ static int segments_why(struct store *s, const struct config *cfg, const struct 
 		json_t *o = json_object();
 		json_object_set_new(why, segs[i], o);
 		if (!sc || !sc->expr) {
-			json_object_set_new(o, "because", json_string("not in the config any more"));
+			json_object_set_new(o, "because",
+					    json_string("not in the config any more"));
 			continue;
 		}
 		struct buf b = BUF_INIT;
@@ -400,7 +401,10 @@ int cmd_segments(struct cli *c)
 		for (size_t i = 0; i < cfg->nsegments; i++)
 			printf("%-20s %lld\n", cfg->segments[i].name, (long long)z.n[i]);
 		json_object_foreach(z.gone, k, v)
-			printf("%-20s %lld (not in the config)\n", k, (long long)json_integer_value(v));
+		{
+			printf("%-20s %lld (not in the config)\n", k,
+			       (long long)json_integer_value(v));
+		}
 	}
 	json_decref(z.gone);
 	free(z.n);

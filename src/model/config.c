@@ -68,7 +68,7 @@ struct loader {
 
 static const char *const top_keys[] = {"store",	   "templates",	 "timezone", "tracking",
 				       "policies", "transports", "segments", "campaigns",
-				       "encrypt",  "log_pii",	 "stats",	 NULL};
+				       "encrypt",  "log_pii",	 "stats",    NULL};
 static const char *const tracking_keys[] = {"base_url", "secret_env", NULL};
 static const char *const campaign_keys[] = {"class",	   "trigger",	 "goal",
 					    "holdout",	   "steps",	 "max_per_contact",
@@ -1241,14 +1241,14 @@ static void rfm_list(struct loader *ld, json_t *o, struct buf *p, const char *ke
 	for (i = 0; json_is_array(v) && json_array_size(v) == 4 && i < 4; i++) {
 		json_t *x = json_array_get(v, i);
 		t[i] = json_is_number(x) ? json_number_value(x) : -1;
-		if (!isfinite(t[i]) || t[i] < 0 || (whole && t[i] != floor(t[i])) ||
-		    t[i] > 1e12 || (i > 0 && t[i] <= t[i - 1]))
+		if (!isfinite(t[i]) || t[i] < 0 || (whole && t[i] != floor(t[i])) || t[i] > 1e12 ||
+		    (i > 0 && t[i] <= t[i - 1]))
 			break;
 	}
 	if (i < 4 || !json_is_array(v) || json_array_size(v) != 4) {
 		problem(ld, 0, key_line(ld, p, key), "stats.rfm",
-			"%s must be four ascending %snumbers, not %s", key,
-			whole ? "whole " : "", qv(ld, p, key, v));
+			"%s must be four ascending %snumbers, not %s", key, whole ? "whole " : "",
+			qv(ld, p, key, v));
 		return;
 	}
 	memcpy(out, t, sizeof(t));

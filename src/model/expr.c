@@ -424,8 +424,8 @@ static struct node *parse_call(struct parser *p, const char *at, size_t len)
 			goto bad;
 		}
 	}
-	for (end = p->start; end > args && (end[-1] == ' ' || end[-1] == '\t' ||
-					     end[-1] == '\n' || end[-1] == '\r');
+	for (end = p->start; end > args && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+					    end[-1] == '\r');
 	     end--)
 		;
 	n->field = xstrndup(args, end - args);

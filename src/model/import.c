@@ -782,7 +782,8 @@ static int csv_header(struct importer *im, struct csv *r, struct column **cols, 
 			continue;
 		}
 		if (col->f == F_ATTR && reserved_attr(name)) {
-			row_error(im, "column %s is reserved for the computed attributes (stats.NAME)",
+			row_error(im,
+				  "column %s is reserved for the computed attributes (stats.NAME)",
 				  str_show(&sh, name));
 			col->f = F_SKIP;
 			continue;

@@ -319,8 +319,8 @@ int segment_explain(struct store *s, const struct config *cfg, const struct cont
 
 /* event types outreach records itself or gives a meaning (INTERFACE.md) */
 static const char *const builtin_types[] = {
-    "purchase", "complaint",   "survey_response", "replied", "opened",
-    "clicked",  "unsubscribed", "subscribed",	   "bounced", "delivered",
+    "purchase", "complaint",	"survey_response", "replied", "opened",
+    "clicked",	"unsubscribed", "subscribed",	   "bounced", "delivered",
 };
 static const char *const contact_fields[] = {"id", "name", "email", "phone", "timezone", "locale"};
 
@@ -351,7 +351,8 @@ static int config_names_type(const struct config *cfg, const char *type)
 		    (cc->goal_event && strcmp(cc->goal_event, type) == 0))
 			return 1;
 		for (size_t j = 0; j < cc->nsteps; j++)
-			if (in((const char *const *)cc->steps[j].unless, cc->steps[j].nunless, type))
+			if (in((const char *const *)cc->steps[j].unless, cc->steps[j].nunless,
+			       type))
 				return 1;
 	}
 	return 0;
@@ -372,9 +373,10 @@ static void lint_ref(void *ud, char kind, const char *name)
 		struct buf b = BUF_INIT;
 		for (size_t i = 0; i < stats_count(); i++)
 			buf_printf(&b, "%s%s", i ? ", " : "", stats_name(i));
-		diag_warn(l->d, file, line,
-			  "segment \"%s\": unknown computed attribute \"%s\", always null (stats.: %s)",
-			  seg, name, buf_cstr(&b));
+		diag_warn(
+		    l->d, file, line,
+		    "segment \"%s\": unknown computed attribute \"%s\", always null (stats.: %s)",
+		    seg, name, buf_cstr(&b));
 		buf_release(&b);
 	} else if (kind == 'a' && l->have_contacts &&
 		   !in(contact_fields, sizeof(contact_fields) / sizeof(contact_fields[0]), name) &&
@@ -402,8 +404,8 @@ static void lint_ref(void *ud, char kind, const char *name)
 	}
 }
 
-void segments_check(const struct config *cfg, char *const *attrs, size_t nattrs,
-		    int have_contacts, char *const *types, size_t ntypes, struct diag *d)
+void segments_check(const struct config *cfg, char *const *attrs, size_t nattrs, int have_contacts,
+		    char *const *types, size_t ntypes, struct diag *d)
 {
 	struct lint l = {cfg, NULL, attrs, types, nattrs, ntypes, have_contacts, NULL, d};
 	for (size_t i = 0; i < cfg->nsegments; i++) {

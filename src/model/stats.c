@@ -97,10 +97,10 @@ void stats_conf_default(struct stats_conf *sc)
 
 /* One aggregate asked of the environment: what it saw and when it changes. */
 struct agg {
-	int64_t n;     /* count */
-	double total;  /* sum */
-	int64_t next;  /* when the window's content may change by time alone */
-	int64_t at;    /* last: the time, TIME_NEVER when none */
+	int64_t n;    /* count */
+	double total; /* sum */
+	int64_t next; /* when the window's content may change by time alone */
+	int64_t at;   /* last: the time, TIME_NEVER when none */
 };
 
 struct q {
@@ -125,8 +125,7 @@ static int failed(const struct q *q, const char *what)
 
 /* window - count (field NULL) or sum of type over [now - w, now]: the
  * oldest event in it leaves at oldest + w + 1 */
-static int window(const struct q *q, const char *type, const char *field, int64_t w,
-		  struct agg *a)
+static int window(const struct q *q, const char *type, const char *field, int64_t w, struct agg *a)
 {
 	int64_t oldest = TIME_NEVER;
 	int r;
@@ -283,8 +282,8 @@ static int rfm(const struct q *q, const struct stats_conf *c, size_t id, struct 
 	return 0;
 }
 
-int stats_value(size_t id, const struct expr_env *env, const struct stats_conf *conf,
-		int64_t now, struct stats_value *v, struct err *e)
+int stats_value(size_t id, const struct expr_env *env, const struct stats_conf *conf, int64_t now,
+		struct stats_value *v, struct err *e)
 {
 	struct q q = {env, now, stats_name(id), e};
 	struct agg a, b, c2, d;
@@ -554,8 +553,8 @@ int stats_compute(struct store *s, const struct stats_conf *conf, const char *co
 	return 0;
 }
 
-int stats_context(struct store *s, const struct stats_conf *conf, const char *contact,
-		  int64_t now, json_t *ctx, struct err *e)
+int stats_context(struct store *s, const struct stats_conf *conf, const char *contact, int64_t now,
+		  json_t *ctx, struct err *e)
 {
 	json_t *o;
 	if (stats_compute(s, conf, contact, now, &o, e) < 0)

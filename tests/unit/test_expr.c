@@ -158,7 +158,7 @@ static void fake_load(struct fake *f, const char *attrs, const char *events)
 
 /* every window the tests use: check_stable() tries each one's edges */
 static const char *const windows[] = {"1h",  "90m", "1d",  "1d12h", "7d",
-				      "30d", "45d", "90d", "365d", "180d"};
+				      "30d", "45d", "90d", "365d",  "180d"};
 
 static int64_t window(size_t i)
 {
@@ -491,9 +491,9 @@ static void test_days_since(void **state)
 }
 
 /* purchases in the 90 days before the last 90 (3) and in them (1) */
-#define SLOWED                                                                                      \
-	"[[\"purchase\", \"-150d\", {\"amount\": 4000}], [\"purchase\", \"-120d\", {\"amount\": "   \
-	"4000}], [\"purchase\", \"-100d\", {\"amount\": 4000}], [\"purchase\", \"-10d\", "          \
+#define SLOWED                                                                                     \
+	"[[\"purchase\", \"-150d\", {\"amount\": 4000}], [\"purchase\", \"-120d\", {\"amount\": "  \
+	"4000}], [\"purchase\", \"-100d\", {\"amount\": 4000}], [\"purchase\", \"-10d\", "         \
 	"{\"amount\": 3000}]]"
 
 static const struct eval_case stats_cases[] = {
@@ -507,8 +507,7 @@ static const struct eval_case stats_cases[] = {
     {"stats.purchases_12m == 2", "{}",
      "[[\"purchase\", \"-100d\"], [\"purchase\", \"-10d\"], [\"visit\", \"-1d\"]]", 1, "+265d1s"},
     {"stats.frequency_90d >= 1", "{}",
-     "[[\"purchase\", \"-10d\"], [\"purchase\", \"-20d\"], [\"purchase\", \"-30d\"]]", 1,
-     "+60d1s"},
+     "[[\"purchase\", \"-10d\"], [\"purchase\", \"-20d\"], [\"purchase\", \"-30d\"]]", 1, "+60d1s"},
     {"stats.frequency_90d > 0.6", "{}", "[[\"purchase\", \"-10d\"], [\"purchase\", \"-20d\"]]", 1,
      "+70d1s"},
     {"stats.avg_order_value == 55000", "{}",
@@ -524,8 +523,8 @@ static const struct eval_case stats_cases[] = {
     {"stats.frequency_change <= -0.5", "{}", SLOWED, 1, "+30d1s"},
     {"stats.amount_change < -0.7", "{}", SLOWED, 1, "+30d1s"},
     {"stats.frequency_change == null", "{}", "[[\"purchase\", \"-10d\"]]", 1, "+80d1s"},
-    {"stats.frequency_change == 0", "{}", "[[\"purchase\", \"-10d\"], [\"purchase\", \"-100d\"]]", 1,
-     "+80d1s"},
+    {"stats.frequency_change == 0", "{}", "[[\"purchase\", \"-10d\"], [\"purchase\", \"-100d\"]]",
+     1, "+80d1s"},
     {"stats.amount_change > 1", "{}",
      "[[\"purchase\", \"-100d\", {\"amount\": 1000}], [\"purchase\", \"-5d\", {\"amount\": 3000}]]",
      1, "+80d1s"},
@@ -601,8 +600,8 @@ static void test_stats_thresholds(void **state)
 	sc.recency_days[1] = 10;
 	sc.recency_days[2] = 14;
 	sc.recency_days[3] = 21; /* 20 days: R 2, until day 22 */
-	sc.frequency[0] = 3;     /* 2 purchases: F 1 */
-	sc.monetary[0] = 1000;   /* 1000: M 2 */
+	sc.frequency[0] = 3;	 /* 2 purchases: F 1 */
+	sc.monetary[0] = 1000;	 /* 1000: M 2 */
 	env.stats = &sc;
 	assert_int_equal(expr_eval(x, &env, NOW, &r, &next, &e), 0);
 	assert_int_equal(r, 1);
@@ -653,8 +652,9 @@ static const struct explain_case explain_cases[] = {
      "stats.frequency_90d > 0 (0.33)"},
     {"q == 'a\"b'", "{\"q\": \"a\\\"b\"}", "[]", 1, "q == \"a\\\"b\" (\"a\\\"b\")"},
     {"city == \"上海\"", "{\"city\": \"上海\"}", "[]", 1, "city == \"上海\" (\"上海\")"},
-    {"last(purchase) > last(complaint)", "{}", "[[\"purchase\", \"-1d\"], [\"complaint\", \"-2d\"]]",
-     1, "last(purchase) > last(complaint) (2026-02-28T00:00:00Z, 2026-02-27T00:00:00Z)"},
+    {"last(purchase) > last(complaint)", "{}",
+     "[[\"purchase\", \"-1d\"], [\"complaint\", \"-2d\"]]", 1,
+     "last(purchase) > last(complaint) (2026-02-28T00:00:00Z, 2026-02-27T00:00:00Z)"},
     {"count(purchase, 1d12h) > 0", "{}", "[[\"purchase\", \"-1d\"]]", 1,
      "count(purchase, 36h) > 0 (1)"},
     {"stats.rfm == \"545\"", "{}", "[[\"purchase\", \"-1d\", {\"amount\": 500}]]", 0,
@@ -987,7 +987,7 @@ static const char *const types[] = {"purchase", "complaint", "visit", "replied",
 
 static const char *const day_stats[] = {"days_since_purchase", "days_since_reply",
 					"days_since_click"};
-static const char *const num_stats[] = {"spend_12m",	   "purchases_12m", "frequency_90d",
+static const char *const num_stats[] = {"spend_12m",	   "purchases_12m",  "frequency_90d",
 					"avg_order_value", "complaints_30d", "rfm_r",
 					"rfm_f",	   "rfm_m"};
 static const char *const change_stats[] = {"frequency_change", "amount_change",
@@ -1213,8 +1213,8 @@ static void test_next_change_property(void **state)
  * leaving them; stats alone and two joined by and/or. */
 static void test_stats_property(void **state)
 {
-	static const char *const kinds[] = {"purchase", "purchase", "purchase", "complaint",
-					    "replied",	"clicked"};
+	static const char *const kinds[] = {"purchase",	 "purchase", "purchase",
+					    "complaint", "replied",  "clicked"};
 	int bad = 0, exact_checked = 0, timed = 0, flipped = 0;
 	(void)state;
 
@@ -1264,8 +1264,8 @@ static void test_stats_property(void **state)
 		buf_release(&b);
 	}
 	assert_int_equal(bad, 0);
-	print_message("stats property: %d exact, %d timed, %d flip at next_change\n",
-		      exact_checked, timed, flipped);
+	print_message("stats property: %d exact, %d timed, %d flip at next_change\n", exact_checked,
+		      timed, flipped);
 	assert_true(exact_checked > 50);
 	assert_true(timed > 500);
 }

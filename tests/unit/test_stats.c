@@ -230,7 +230,7 @@ static void test_generated(void **state)
 				assert_non_null(v);
 				if (strcmp(name, "rfm") == 0) {
 					if (have ? !json_is_string(v) ||
-							   strcmp(json_string_value(v), rfm) != 0
+						       strcmp(json_string_value(v), rfm) != 0
 						 : !json_is_null(v)) {
 						print_error("%s at %+lld: rfm %s, want %s\n", id,
 							    (long long)later[t],
@@ -245,8 +245,9 @@ static void test_generated(void **state)
 				want = round(want * 100) / 100;
 				if (have ? !json_is_number(v) || json_number_value(v) != want
 					 : !json_is_null(v)) {
-					print_error("%s at %+lld: %s is %g (%s), want %g (%s)\n", id,
-						    (long long)later[t], name, json_number_value(v),
+					print_error("%s at %+lld: %s is %g (%s), want %g (%s)\n",
+						    id, (long long)later[t], name,
+						    json_number_value(v),
 						    json_is_null(v) ? "null" : "number", want,
 						    have ? "number" : "null");
 					bad++;
@@ -366,7 +367,8 @@ static void test_memo(void **state)
 			assert_int_equal(memo.type, direct.type);
 			assert_true(memo.num == direct.num && memo.next == direct.next &&
 				    memo.base == direct.base);
-			assert_string_equal(memo.str, direct.type == STATS_STR ? direct.str : memo.str);
+			assert_string_equal(memo.str,
+					    direct.type == STATS_STR ? direct.str : memo.str);
 		}
 	assert_true(m.asked > 0 && (int)m.asked < distinct);
 	assert_int_equal(c.calls, 3 * distinct + (int)m.asked);
@@ -395,10 +397,10 @@ static void test_context(void **state)
 	add_event(s, "c1", &g);
 	assert_int_equal(stats_context(s, NULL, "c1", NOW, ctx, &e), 0);
 	assert_string_equal(json_string_value(json_object_get(ctx, "name")), "Ann");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(ctx, "stats"), "spend_12m")),
-			 2500);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(ctx, "stats"), "rfm")),
-			    "511");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(ctx, "stats"), "spend_12m")), 2500);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(ctx, "stats"), "rfm")), "511");
 	json_decref(ctx);
 	store_close(s);
 }
@@ -424,7 +426,8 @@ static void test_config(void **state)
 	    {"stats:\n  rfm:\n    frequency: [2, 2, 6, 12]\n",
 	     "t.yaml:3: stats.rfm: frequency must be four ascending numbers, not \"[2,2,6,12]\""},
 	    {"stats:\n  rfm:\n    monetary: [-1, 10, 30, 100]\n",
-	     "t.yaml:3: stats.rfm: monetary must be four ascending numbers, not \"[-1,10,30,100]\""},
+	     "t.yaml:3: stats.rfm: monetary must be four ascending numbers, not "
+	     "\"[-1,10,30,100]\""},
 	    {"stats:\n  rfm:\n    monetary: \"3000 10000\"\n",
 	     "t.yaml:3: stats.rfm: monetary must be four ascending numbers, not \"3000 10000\""},
 	    {"stats: 5\n", "t.yaml:1: stats must be a mapping"},
@@ -444,8 +447,9 @@ static void test_config(void **state)
 	config_free(c);
 	diag_release(&d);
 
-	c = load("stats:\n  rfm:\n    recency_days: [7, 14, 30, 60]\n    monetary: [1, 2, 3.5, 4]\n",
-		 &d);
+	c = load(
+	    "stats:\n  rfm:\n    recency_days: [7, 14, 30, 60]\n    monetary: [1, 2, 3.5, 4]\n",
+	    &d);
 	assert_non_null(c);
 	assert_int_equal(d.errors, 0);
 	assert_true(c->stats.recency_days[0] == 7 && c->stats.recency_days[3] == 60);
@@ -570,10 +574,10 @@ static void test_segments_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_generated),	   cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_names),	   cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_generated),	  cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_names),	  cmocka_unit_test(test_config),
 	    cmocka_unit_test(test_explain_store), cmocka_unit_test(test_segments_check),
-	    cmocka_unit_test(test_memo),	   cmocka_unit_test(test_context),
+	    cmocka_unit_test(test_memo),	  cmocka_unit_test(test_context),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
