@@ -116,6 +116,7 @@ struct stats_memo {
 
 /* stats_memo_init - m answers through inner (borrowed, kept until release) */
 void stats_memo_init(struct stats_memo *m, const struct expr_env *inner);
+/* stats_memo_release - forget every answer (m may be initialized again) */
 void stats_memo_release(struct stats_memo *m);
 
 #endif
