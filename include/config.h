@@ -94,6 +94,16 @@ struct campaign_conf {
 	int line;
 };
 
+/* stats: thresholds of the RFM scores (stats.h), each four ascending
+ * numbers; the defaults unless the config's `stats: {rfm: ...}` says */
+struct stats_conf {
+	double recency_days[4]; /* R is 5 at or under [0] days since the last
+				 * purchase, 4 at or under [1], 3 [2], 2 [3], else 1 */
+	double frequency[4];	/* F is 1, then 2 from [0] purchases in 12 months,
+				 * 3 from [1], 4 from [2], 5 from [3] */
+	double monetary[4];	/* M likewise from the spend in 12 months */
+};
+
 struct config {
 	char *path;              /* as given */
 	char *store;             /* path or postgresql:// URL */
@@ -107,6 +117,7 @@ struct config {
 	size_t nsegments;
 	struct campaign_conf *campaigns;
 	size_t ncampaigns;
+	struct stats_conf stats; /* `stats:`, else the defaults */
 	json_t *doc;             /* the whole file as JSON, owned */
 	json_t *lines;           /* JSON pointer -> line, owned */
 };

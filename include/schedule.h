@@ -8,7 +8,9 @@
 #define OUTREACH_SCHEDULE_H
 #include <stdint.h>
 
+#include "buf.h"
 #include "config.h"
+#include "diag.h"
 #include "err.h"
 #include "store.h"
 
@@ -39,6 +41,20 @@ int schedule_segments(struct store *s, const struct config *cfg, int64_t now, in
  * change by time alone; does not write */
 int segments_eval(struct store *s, const struct config *cfg, const struct contact *c, int64_t now,
 		  int *member, int64_t *next, struct err *e);
+/* segment_explain - whether cfg->segments[i] holds for the contact at now
+ * (*member) and why, one line appended to out (expr_explain); does not
+ * write */
+int segment_explain(struct store *s, const struct config *cfg, const struct contact *c, size_t i,
+		    int64_t now, int *member, struct buf *out, struct err *e);
+/* segments_check - check's warnings (diag_warn, "FILE:LINE: segment
+ * \"S\": ...") about what the segment expressions read: an attribute no
+ * contact has (only when have_contacts: attrs are the names the store's
+ * contacts have), an unknown stats.x, an unknown function, and an event
+ * type that is not in types (the store's), not one outreach records or
+ * gives a meaning, and that no campaign triggers on, aims at or names in
+ * unless. Each once per segment. */
+void segments_check(const struct config *cfg, char *const *attrs, size_t nattrs, int have_contacts,
+		    char *const *types, size_t ntypes, struct diag *d);
 /* schedule_variant - the step's template for this contact: its own, or the
  * variant picked by a stable hash of contact and campaign */
 const char *schedule_variant(const struct campaign_conf *cc, const struct step_conf *sc,

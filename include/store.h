@@ -94,6 +94,10 @@ int store_event_between(struct store *s, const char *contact, char *const *types
 			int64_t after, int64_t until, char **type_out, int64_t *at,
 			struct err *e);
 
+/* store_event_types - every event type the store holds, sorted (names
+ * owned: strv_free); for check's warnings */
+int store_event_types(struct store *s, char ***types, size_t *n, struct err *e);
+
 /* ---- segments ---- */
 /* store_contacts_to_eval - ids of up to limit contacts due for segment evaluation */
 int store_contacts_to_eval(struct store *s, int64_t now, int limit, char ***ids, size_t *n,

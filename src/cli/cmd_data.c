@@ -1,4 +1,9 @@
-/* cmd_data.c - init, contacts import|show, events import, event add, segments */
+/* cmd_data.c - init, contacts import|show, events import, event add, segments
+ *
+ * `contacts show` prints one contact as JSON: its fields and attributes,
+ * the computed stats at now, the segments the store has it in with the
+ * reason each holds (expr_explain, at now), subscriptions, sends, events.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +11,7 @@
 #include "cli.h"
 #include "import.h"
 #include "schedule.h"
+#include "stats.h"
 #include "timeutil.h"
 #include "tz.h"
 #include "xmalloc.h"
@@ -133,11 +139,49 @@ static json_t *send_json(const struct send_row *r)
 	return o;
 }
 
+/* segments_why - {SEGMENT: {expression, holds, because}} for each of the
+ * contact's stored segments, evaluated at now: `holds` false when time or
+ * a new event has taken it out and no run has recorded that yet */
+static int segments_why(struct store *s, const struct config *cfg, const struct contact *ct,
+			char **segs, size_t nseg, int64_t now, json_t *why, struct err *e)
+{
+	for (size_t i = 0; i < nseg; i++) {
+		const struct segment_conf *sc = config_segment(cfg, segs[i]);
+		json_t *o = json_object();
+		json_object_set_new(why, segs[i], o);
+		if (!sc || !sc->expr) {
+			json_object_set_new(o, "because",
+					    json_string("not in the config any more"));
+			continue;
+		}
+		struct buf b = BUF_INIT;
+		int member;
+		if (segment_explain(s, cfg, ct, (size_t)(sc - cfg->segments), now, &member, &b, e) <
+		    0) {
+			buf_release(&b);
+			return -1;
+		}
+		json_object_set_new(o, "expression", json_string(sc->source));
+		json_object_set_new(o, "holds", json_boolean(member));
+		json_object_set_new(o, "because", json_string(buf_cstr(&b)));
+		buf_release(&b);
+	}
+	return 0;
+}
+
 static int contacts_show(struct cli *c)
 {
-	if (c->argc != 3)
-		cli_usage_error("usage: outreach contacts show ID");
-	const char *id = c->argv[2];
+	const char *id = NULL, *nowv = NULL;
+	for (int i = 2; i < c->argc; i++) {
+		if (cli_opt(c->argc, c->argv, &i, "--now", &nowv))
+			continue;
+		if (id || (c->argv[i][0] == '-' && c->argv[i][1]))
+			cli_usage_error("usage: outreach contacts show ID [--now TIME]");
+		id = c->argv[i];
+	}
+	if (!id)
+		cli_usage_error("usage: outreach contacts show ID [--now TIME]");
+	int64_t now = nowv ? cli_time("--now", nowv) : time_now();
 	struct config *cfg = cli_config(c);
 	struct store *s = cli_store(cfg, 1);
 	struct err e = {{0}};
@@ -162,13 +206,17 @@ static int contacts_show(struct cli *c)
 	char **segs;
 	size_t nseg;
 	json_t *sj = json_array(), *subs = json_object(), *sends = json_array(),
-	       *events = json_array();
-	rc = store_segments_of(s, id, &segs, &nseg, &e);
-	for (size_t i = 0; rc == 0 && i < nseg; i++)
-		json_array_append_new(sj, json_string(segs[i]));
-	if (rc == 0)
+	       *events = json_array(), *stats = NULL, *why = json_object();
+	rc = stats_compute(s, &cfg->stats, id, now, &stats, &e);
+	json_object_set_new(o, "stats", stats ? stats : json_object());
+	if (rc == 0 && (rc = store_segments_of(s, id, &segs, &nseg, &e)) == 0) {
+		for (size_t i = 0; i < nseg; i++)
+			json_array_append_new(sj, json_string(segs[i]));
+		rc = segments_why(s, cfg, &ct, segs, nseg, now, why, &e);
 		strv_free(segs, nseg);
+	}
 	json_object_set_new(o, "segments", sj);
+	json_object_set_new(o, "why", why);
 	if (rc == 0)
 		rc = store_subscriptions_of(s, id, sub_json, subs, &e);
 	json_object_set_new(o, "subscriptions", subs);
@@ -317,21 +365,49 @@ int cmd_event(struct cli *c)
 	return rc < 0 ? EXIT_USAGE : EXIT_OK;
 }
 
-static void print_size(void *ud, const char *seg, int64_t n)
+struct sizes {
+	const struct config *cfg;
+	int64_t *n;   /* per configured segment */
+	json_t *gone; /* stored segments the config no longer has: name -> size */
+};
+
+static void add_size(void *ud, const char *seg, int64_t n)
 {
-	(void)ud;
-	printf("%-20s %lld\n", seg, (long long)n);
+	struct sizes *z = ud;
+	const struct segment_conf *sc = config_segment(z->cfg, seg);
+	if (sc)
+		z->n[sc - z->cfg->segments] = n;
+	else
+		json_object_set_new(z->gone, seg, json_integer(n));
 }
 
+/* cmd_segments - every configured segment in config order with its size
+ * as the store has it (0 when empty), then any the config no longer names */
 int cmd_segments(struct cli *c)
 {
+	if (c->argc != 1)
+		cli_usage_error("usage: outreach segments");
 	struct config *cfg = cli_config(c);
 	struct store *s = cli_store(cfg, 1);
 	struct err e = {{0}};
-	printf("%-20s %s\n", "segment", "contacts");
-	int rc = store_segment_sizes(s, print_size, NULL, &e);
-	if (rc < 0)
+	struct sizes z = {cfg, xcalloc(cfg->nsegments + 1, sizeof(int64_t)), json_object()};
+	int rc = store_segment_sizes(s, add_size, &z, &e);
+	if (rc < 0) {
 		fprintf(stderr, "outreach: %s\n", e.msg);
+	} else {
+		const char *k;
+		json_t *v;
+		printf("%-20s %s\n", "segment", "contacts");
+		for (size_t i = 0; i < cfg->nsegments; i++)
+			printf("%-20s %lld\n", cfg->segments[i].name, (long long)z.n[i]);
+		json_object_foreach(z.gone, k, v)
+		{
+			printf("%-20s %lld (not in the config)\n", k,
+			       (long long)json_integer_value(v));
+		}
+	}
+	json_decref(z.gone);
+	free(z.n);
 	store_close(s);
 	config_free(cfg);
 	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;

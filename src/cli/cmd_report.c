@@ -26,6 +26,7 @@
 #include "links.h"
 #include "policy.h"
 #include "render.h"
+#include "schedule.h"
 #include "sms.h"
 #include "store_report.h"
 #include "transport.h"
@@ -1523,16 +1524,23 @@ int cmd_check(struct cli *c)
 	k.d = &d;
 	struct err e = {{0}};
 	struct store *s = store_open(cfg->store, &e);
+	char **types = NULL;
+	size_t ntypes = 0;
 	if (s && store_ready(s, &e) == 0) {
 		int64_t n = 0;
 		if (store_attr_keys(s, &k.attrs, &k.nattrs, &n, &e) == 0)
 			k.have_contacts = n > 0;
+		if (store_event_types(s, &types, &ntypes, &e) < 0)
+			ntypes = 0;
 	}
 	store_close(s);
 	if (!k.have_contacts)
 		diag_warn(&d, cfg->path, 0,
 			  "no contacts in the store yet: template variables are not checked "
 			  "against attributes");
+	/* what segments read that nothing has: warnings, the config stays usable */
+	segments_check(cfg, k.attrs, k.nattrs, k.have_contacts, types, ntypes, &d);
+	strv_free(types, ntypes);
 	policy_free(policy_create(cfg, &d));
 	links_check_config(cfg, &d);
 	/* every transport's options, as the worker would create it, minus the

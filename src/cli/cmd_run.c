@@ -9,6 +9,7 @@
 #include "mime.h"
 #include "render.h"
 #include "schedule.h"
+#include "stats.h"
 #include "timeutil.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -125,6 +126,12 @@ int cmd_preview(struct cli *c)
 	for (size_t i = 0; i < cfg->nsegments; i++)
 		if (member[i])
 			segs[nseg++] = cfg->segments[i].name;
+	/* stats.NAME for the templates, as the worker gives them */
+	json_t *stats = NULL;
+	if (rc == 0 && stats_compute(s, &cfg->stats, ct.id, now, &stats, &e) < 0) {
+		fprintf(stderr, "outreach: preview: %s\n", e.msg);
+		rc = -1;
+	}
 	struct renderer *r = renderer_create(cfg->templates);
 	const char *base = cfg->tracking_base_url;
 	char *unsub = xasprintf("%s/u/PREVIEW", base), *survey = xasprintf("%s/s/PREVIEW", base);
@@ -141,6 +148,7 @@ int cmd_preview(struct cli *c)
 			json_t *ctx = render_context(&ct, NULL, segs, nseg, nseg ? segs[0] : NULL,
 						     cc->name, (int)k + 1,
 						     cc->cls == CLASS_MARKETING ? unsub : NULL, survey);
+			json_object_set(ctx, "stats", stats);
 			struct rendered m;
 			printf("=== %s step %zu via %s (%s), template %s\n", cc->name, k + 1, tc->name,
 			       channel_name(tc->channel), tmpl);
@@ -192,6 +200,7 @@ int cmd_preview(struct cli *c)
 			json_decref(ctx);
 		}
 	}
+	json_decref(stats);
 	free(unsub);
 	free(survey);
 	renderer_free(r);

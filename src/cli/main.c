@@ -17,7 +17,7 @@ static const struct {
 } commands[] = {
 	{"init", cmd_init, "init                      create or migrate the store"},
 	{"check", cmd_check, "check                     validate config, segments, campaigns, templates"},
-	{"contacts", cmd_contacts, "contacts import FILE [--format csv|jsonl] [--skip-bad] | show ID"},
+	{"contacts", cmd_contacts, "contacts import FILE [--format csv|jsonl] [--skip-bad] | show ID [--now TIME]"},
 	{"events", cmd_events, "events import FILE [--skip-bad]"},
 	{"event", cmd_event, "event add --contact ID --type T [--at TIME] [--data JSON]"},
 	{"run", cmd_run, "run [--once] [--now TIME]  the dispatcher"},

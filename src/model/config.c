@@ -34,6 +34,7 @@
 #include "expr.h"
 #include "log.h"
 #include "sendtime.h"
+#include "stats.h"
 #include "timeutil.h"
 #include "tz.h"
 #include "where.h"
@@ -69,7 +70,7 @@ struct loader {
 
 static const char *const top_keys[] = {"store",	   "templates",	 "timezone", "tracking",
 				       "policies", "transports", "segments", "campaigns",
-				       "encrypt",  "log_pii",	 NULL};
+				       "encrypt",  "log_pii",	 "stats",    NULL};
 static const char *const tracking_keys[] = {"base_url", "secret_env", NULL};
 static const char *const campaign_keys[] = {"class",	   "trigger",	 "goal",
 					    "holdout",	   "steps",	 "max_per_contact",
@@ -81,6 +82,8 @@ static const char *const goal_keys[] = {"event", "within", NULL};
 static const char *const step_keys[] = {"after",  "channels", "template", "variants",
 					"expire", "unless",   "send_at",  "survey",
 					NULL};
+static const char *const stats_keys[] = {"rfm", NULL};
+static const char *const rfm_keys[] = {"recency_days", "frequency", "monetary", NULL};
 static const char *const transport_kinds[] = {"smtp", "http", "webhook", "outbox", NULL};
 
 /* ---- messages ---- */
@@ -1327,12 +1330,71 @@ static void top_string(struct loader *ld, json_t *root, struct buf *p, const cha
 	*out = xstrdup(s);
 }
 
+/* rfm_list - o[key], when there, as four ascending numbers >= 0 (whole
+ * for days) into out; else out keeps the default */
+static void rfm_list(struct loader *ld, json_t *o, struct buf *p, const char *key, int whole,
+		     double *out)
+{
+	json_t *v = json_object_get(o, key);
+	double t[4];
+	size_t i;
+	if (!v || json_is_null(v))
+		return;
+	for (i = 0; json_is_array(v) && json_array_size(v) == 4 && i < 4; i++) {
+		json_t *x = json_array_get(v, i);
+		t[i] = json_is_number(x) ? json_number_value(x) : -1;
+		if (!isfinite(t[i]) || t[i] < 0 || (whole && t[i] != floor(t[i])) || t[i] > 1e12 ||
+		    (i > 0 && t[i] <= t[i - 1]))
+			break;
+	}
+	if (i < 4 || !json_is_array(v) || json_array_size(v) != 4) {
+		problem(ld, 0, key_line(ld, p, key), "stats.rfm",
+			"%s must be four ascending %snumbers, not %s", key, whole ? "whole " : "",
+			qv(ld, p, key, v));
+		return;
+	}
+	memcpy(out, t, sizeof(t));
+}
+
+/* load_stats - `stats: {rfm: {recency_days, frequency, monetary}}`, the
+ * thresholds of the RFM scores (stats.h); the defaults for what is absent */
+static void load_stats(struct loader *ld, json_t *root, struct buf *p)
+{
+	struct stats_conf *sc = &ld->c->stats;
+	json_t *st = json_object_get(root, "stats"), *rfm;
+	size_t mark = p->len;
+	stats_conf_default(sc);
+	if (!st || json_is_null(st))
+		return;
+	ptr_key(p, "stats");
+	if (!json_is_object(st)) {
+		problem(ld, 0, at_line(ld, p), NULL, "stats must be a mapping");
+		ptr_pop(p, mark);
+		return;
+	}
+	check_keys(ld, st, p, stats_keys);
+	rfm = json_object_get(st, "rfm");
+	if (rfm && !json_is_null(rfm)) {
+		ptr_key(p, "rfm");
+		if (!json_is_object(rfm)) {
+			problem(ld, 0, at_line(ld, p), "stats", "rfm must be a mapping");
+		} else {
+			check_keys(ld, rfm, p, rfm_keys);
+			rfm_list(ld, rfm, p, "recency_days", 1, sc->recency_days);
+			rfm_list(ld, rfm, p, "frequency", 0, sc->frequency);
+			rfm_list(ld, rfm, p, "monetary", 0, sc->monetary);
+		}
+	}
+	ptr_pop(p, mark);
+}
+
 static void load_root(struct loader *ld)
 {
 	struct config *c = ld->c;
 	json_t *root = c->doc;
 	struct buf p = BUF_INIT;
 	buf_append(&p, "", 0);
+	stats_conf_default(&c->stats);
 	if (json_is_object(root)) {
 		check_keys(ld, root, &p, top_keys);
 		top_string(ld, root, &p, "store", &c->store);
@@ -1348,6 +1410,7 @@ static void load_root(struct loader *ld)
 		load_transports(ld, root, &p);
 		load_segments(ld, root, &p);
 		load_campaigns(ld, root, &p);
+		load_stats(ld, root, &p);
 	}
 	if (!c->store)
 		c->store = xstrdup(DEFAULT_STORE);

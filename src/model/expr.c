@@ -6,6 +6,14 @@
  * change through time alone; `and`, `or`, `not` and comparisons combine those
  * so the caller learns when a contact needs looking at again.
  *
+ * stats.NAME (stats.h) is a node of its own, computed by stats_value from
+ * the same count/sum/last callbacks and carrying the same next-change
+ * instants, so segments over stats are re-evaluated as rarely as those
+ * over count() and days_since(). A call of an unknown function is kept as
+ * a node that is null (check warns), so a typo does not stop the dispatcher.
+ * expr_explain walks the tree again and writes out the deciding terms with
+ * the values they saw.
+ *
  * Null: a missing attribute, last() of no event and days_since() of a
  * non-time are null. `==` is true when both sides are null, and `x != null`
  * (the literal) is true when x is present; every other comparison with a null
@@ -26,6 +34,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "stats.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -74,16 +83,19 @@ enum kind {
 	N_AND,
 	N_OR,
 	N_CMP,
+	N_STAT, /* stats.NAME */
+	N_CALL, /* an unknown function: null */
 };
 
 struct node {
 	enum kind kind;
 	enum tok op;	    /* N_CMP */
 	double num;	    /* N_NUM; N_BOOL 0 or 1 */
-	char *name;	    /* N_STR text, N_ATTR name, event type */
+	char *name;	    /* N_STR text, N_ATTR name, event type, N_CALL name */
 	size_t len;	    /* N_STR length */
-	char *field;	    /* N_SUM: the data field */
+	char *field;	    /* N_SUM: the data field; N_CALL: the arguments' text */
 	int64_t window;	    /* N_COUNT, N_SUM: seconds */
+	size_t stat;	    /* N_STAT: the stats.h id */
 	struct node **kids; /* operands, arguments */
 	size_t nkids;
 };
@@ -382,12 +394,71 @@ static int parse_args(struct parser *p, struct node *n)
 	return parse_window(p, &n->window);
 }
 
-/* parse_name - an attribute, or a function call */
+/* parse_call - after "NAME(" of an unknown function: arguments as any
+ * function takes them (expressions, windows, TYPE.FIELD), checked for
+ * syntax and kept only as text; the call is null when evaluated */
+static struct node *parse_call(struct parser *p, const char *at, size_t len)
+{
+	struct node *n = node_new(N_CALL), *kid;
+	const char *args = p->start, *end;
+
+	n->name = xstrndup(at, len);
+	while (p->tok != T_RP) {
+		if (p->tok == T_WORD) {
+			if (lex(p) < 0)
+				goto bad;
+		} else {
+			if (!(kid = parse_or(p)))
+				goto bad;
+			node_free(kid);
+		}
+		if (p->tok == T_COMMA) {
+			if (lex(p) < 0)
+				goto bad;
+			if (p->tok == T_RP) {
+				unexpected(p);
+				goto bad;
+			}
+		} else if (p->tok != T_RP) {
+			fail(p, p->start, "expected ',' or ')' after an argument");
+			goto bad;
+		}
+	}
+	for (end = p->start; end > args && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+					    end[-1] == '\r');
+	     end--)
+		;
+	n->field = xstrndup(args, end - args);
+	for (char *q = n->field; *q; q++)
+		if (*q == '\n' || *q == '\r' || *q == '\t')
+			*q = ' '; /* written back on one line */
+	if (lex(p) < 0)
+		goto bad;
+	return n;
+bad:
+	node_free(n);
+	return NULL;
+}
+
+/* stat_named - the stats.h id of "stats.NAME" (len bytes at s), or -1 */
+static int stat_named(const char *s, size_t len)
+{
+	char name[64];
+
+	if (len <= 6 || len - 6 >= sizeof(name) || memcmp(s, "stats.", 6) != 0)
+		return -1;
+	memcpy(name, s + 6, len - 6);
+	name[len - 6] = '\0';
+	return stats_find(name);
+}
+
+/* parse_name - an attribute, a stat, or a function call */
 static struct node *parse_name(struct parser *p)
 {
 	const char *at = p->start;
 	size_t len = p->len, f;
 	struct node *n;
+	int stat;
 
 	for (f = 0; f < sizeof(funcs) / sizeof(funcs[0]); f++)
 		if (strlen(funcs[f].name) == len && memcmp(funcs[f].name, at, len) == 0)
@@ -399,17 +470,21 @@ static struct node *parse_name(struct parser *p)
 			fail(p, p->start, "expected '(' after %s", funcs[f].name);
 			return NULL;
 		}
+		if ((stat = stat_named(at, len)) >= 0) {
+			n = node_new(N_STAT);
+			n->stat = (size_t)stat;
+			return n;
+		}
 		n = node_new(N_ATTR);
 		n->name = xstrndup(at, len);
 		return n;
 	}
-	if (f == sizeof(funcs) / sizeof(funcs[0])) {
-		fail(p, at, "unknown function \"%.*s%s\"", len > QUOTE_MAX ? QUOTE_MAX : (int)len,
-		     at, len > QUOTE_MAX ? "..." : "");
+	if (lex(p) < 0)
 		return NULL;
-	}
+	if (f == sizeof(funcs) / sizeof(funcs[0]))
+		return parse_call(p, at, len);
 	n = node_new(funcs[f].kind);
-	if (lex(p) < 0 || parse_args(p, n) < 0 ||
+	if (parse_args(p, n) < 0 ||
 	    (p->tok != T_RP && fail(p, p->start, "expected ')' after arguments")) || lex(p) < 0) {
 		node_free(n);
 		return NULL;
@@ -584,8 +659,9 @@ struct val {
 	int b;
 	double num;
 	int64_t time;
-	const char *str; /* borrowed from the tree or the environment */
+	const char *str; /* borrowed from the tree or the environment, or sbuf */
 	size_t len;
+	char sbuf[8]; /* a stat's string (stats.rfm): a val is never copied */
 	int64_t next; /* earliest instant > now at which the value may change */
 	int64_t base; /* days_since of a time that stays put: that time; else TIME_NEVER */
 };
@@ -787,6 +863,28 @@ static int eval_events(const struct node *n, const struct ctx *c, struct val *v)
 	return 0;
 }
 
+/* eval_stat - stats.NAME through stats_value, with its next change and,
+ * for the days_since stats, the base flip_at needs */
+static int eval_stat(const struct node *n, const struct ctx *c, struct val *v)
+{
+	struct stats_value sv;
+
+	if (stats_value(n->stat, c->env, c->env->stats, c->now, &sv, c->e) < 0)
+		return -1;
+	v->next = max64(sv.next, c->now + 1);
+	if (sv.type == STATS_NUM) {
+		v->type = V_NUM;
+		v->num = sv.num;
+		v->base = sv.base;
+	} else if (sv.type == STATS_STR) {
+		v->type = V_STR;
+		snprintf(v->sbuf, sizeof(v->sbuf), "%s", sv.str);
+		v->str = v->sbuf;
+		v->len = strlen(v->sbuf);
+	}
+	return 0;
+}
+
 static int eval(const struct node *n, const struct ctx *c, struct val *v)
 {
 	struct val a, b;
@@ -816,6 +914,10 @@ static int eval(const struct node *n, const struct ctx *c, struct val *v)
 	case N_SUM:
 	case N_LAST:
 		return eval_events(n, c, v);
+	case N_STAT:
+		return eval_stat(n, c, v);
+	case N_CALL:
+		return 0;
 	case N_DAYS:
 		if (eval(n->kids[0], c, &a) < 0)
 			return -1;
@@ -899,10 +1001,18 @@ int expr_eval(const struct expr *x, const struct expr_env *env, int64_t now, int
 
 static void refs(const struct node *n, void (*fn)(void *ud, char kind, const char *name), void *ud)
 {
-	if (n->kind == N_ATTR)
+	char full[80];
+
+	if (n->kind == N_ATTR) {
 		fn(ud, 'a', n->name);
-	else if (n->kind == N_COUNT || n->kind == N_SUM || n->kind == N_LAST)
+	} else if (n->kind == N_STAT) {
+		snprintf(full, sizeof(full), "stats.%s", stats_name(n->stat));
+		fn(ud, 's', full);
+	} else if (n->kind == N_CALL) {
+		fn(ud, 'f', n->name);
+	} else if (n->kind == N_COUNT || n->kind == N_SUM || n->kind == N_LAST) {
 		fn(ud, 'e', n->name);
+	}
 	for (size_t i = 0; i < n->nkids; i++)
 		refs(n->kids[i], fn, ud);
 }
@@ -911,4 +1021,266 @@ void expr_foreach_ref(const struct expr *x, void (*fn)(void *ud, char kind, cons
 		      void *ud)
 {
 	refs(x->root, fn, ud);
+}
+
+/* ---- explain ---- */
+
+static int is_literal(const struct node *n)
+{
+	return n->kind == N_NULL || n->kind == N_BOOL || n->kind == N_NUM || n->kind == N_STR;
+}
+
+/* put_num - precise as a literal written back, else to 2 decimals */
+static void put_num(struct buf *b, double x, int precise)
+{
+	if (isnan(x)) {
+		buf_puts(b, "nan");
+		return;
+	}
+	if (isinf(x)) {
+		buf_puts(b, x > 0 ? "inf" : "-inf");
+		return;
+	}
+	if (!precise && fabs(x) < 1e13)
+		x = round(x * 100) / 100;
+	if (x == floor(x) && fabs(x) < 1e15) {
+		buf_printf(b, "%.0f", x == 0 ? 0.0 : x); /* never "-0" */
+		return;
+	}
+	if (precise) {
+		buf_printf(b, "%.15g", x);
+		return;
+	}
+	char t[64];
+	int n = snprintf(t, sizeof(t), "%.2f", x);
+	while (n > 0 && t[n - 1] == '0')
+		n--; /* 0.50 -> 0.5; x is not whole, so a digit stays after the point */
+	buf_append(b, t, (size_t)n);
+}
+
+/* put_str - quoted as the lexer reads it; other control bytes as \xNN */
+static void put_str(struct buf *b, const char *s, size_t len)
+{
+	buf_putc(b, '"');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\')
+			buf_printf(b, "\\%c", ch);
+		else if (ch == '\n')
+			buf_puts(b, "\\n");
+		else if (ch == '\t')
+			buf_puts(b, "\\t");
+		else if (ch < 0x20 || ch == 0x7f)
+			buf_printf(b, "\\x%02x", ch);
+		else
+			buf_putc(b, (char)ch);
+	}
+	buf_putc(b, '"');
+}
+
+static void put_val(struct buf *b, const struct val *v)
+{
+	char t[32];
+
+	switch (v->type) {
+	case V_NULL:
+		buf_puts(b, "null");
+		break;
+	case V_BOOL:
+		buf_puts(b, v->b ? "true" : "false");
+		break;
+	case V_NUM:
+		put_num(b, v->num, 0);
+		break;
+	case V_STR:
+		put_str(b, v->str, v->len);
+		break;
+	case V_TIME:
+		time_format(v->time, t, sizeof(t));
+		buf_puts(b, t);
+		break;
+	}
+}
+
+/* prec - binding strength, for parentheses when writing a tree out */
+static int prec(const struct node *n)
+{
+	switch (n->kind) {
+	case N_OR:
+		return 1;
+	case N_AND:
+		return 2;
+	case N_NOT:
+		return 3;
+	case N_CMP:
+		return 4;
+	default:
+		return 5;
+	}
+}
+
+static const char *const op_text[] = {"==", "!=", "<", "<=", ">", ">="};
+
+static void unparse(struct buf *b, const struct node *n);
+
+/* unparse_in - kid of parent, in parentheses when it binds as loosely
+ * (and a comparison under not, for the reader) */
+static void unparse_in(struct buf *b, const struct node *parent, const struct node *kid)
+{
+	int wrap = prec(kid) <= prec(parent) || (parent->kind == N_NOT && kid->kind == N_CMP);
+
+	if (wrap)
+		buf_putc(b, '(');
+	unparse(b, kid);
+	if (wrap)
+		buf_putc(b, ')');
+}
+
+/* unparse - n written out again: the source, normalized */
+static void unparse(struct buf *b, const struct node *n)
+{
+	char w[32];
+
+	switch (n->kind) {
+	case N_NULL:
+		buf_puts(b, "null");
+		break;
+	case N_BOOL:
+		buf_puts(b, n->num ? "true" : "false");
+		break;
+	case N_NUM:
+		put_num(b, n->num, 1);
+		break;
+	case N_STR:
+		put_str(b, n->name, n->len);
+		break;
+	case N_ATTR:
+		buf_puts(b, n->name);
+		break;
+	case N_STAT:
+		buf_printf(b, "stats.%s", stats_name(n->stat));
+		break;
+	case N_CALL:
+		buf_printf(b, "%s(%s)", n->name, n->field);
+		break;
+	case N_COUNT:
+		duration_format(n->window, w, sizeof(w));
+		buf_printf(b, "count(%s, %s)", n->name, w);
+		break;
+	case N_SUM:
+		duration_format(n->window, w, sizeof(w));
+		buf_printf(b, "sum(%s.%s, %s)", n->name, n->field, w);
+		break;
+	case N_LAST:
+		buf_printf(b, "last(%s)", n->name);
+		break;
+	case N_DAYS:
+		buf_puts(b, "days_since(");
+		unparse(b, n->kids[0]);
+		buf_putc(b, ')');
+		break;
+	case N_NOT:
+		buf_puts(b, "not ");
+		unparse_in(b, n, n->kids[0]);
+		break;
+	case N_CMP:
+		unparse_in(b, n, n->kids[0]);
+		buf_printf(b, " %s ", op_text[n->op - T_EQ]);
+		unparse_in(b, n, n->kids[1]);
+		break;
+	case N_AND:
+	case N_OR:
+		for (size_t i = 0; i < n->nkids; i++) {
+			if (i)
+				buf_puts(b, n->kind == N_AND ? " and " : " or ");
+			unparse_in(b, n, n->kids[i]);
+		}
+		break;
+	}
+}
+
+/* explain - n's deciding terms and their values into b; *t its truth.
+ * Under `not` or inside an `and`, a list of several terms is wrapped. */
+static int explain(struct buf *b, const struct node *n, const struct ctx *c,
+		   const struct node *parent, int *t)
+{
+	struct val v, a;
+
+	if (n->kind == N_AND || n->kind == N_OR) {
+		size_t shown = 0;
+		int sub, wrap;
+		struct buf part = BUF_INIT;
+		if (eval(n, c, &v) < 0)
+			return -1;
+		*t = truth(&v);
+		for (size_t i = 0; i < n->nkids; i++) {
+			if (eval(n->kids[i], c, &a) < 0) {
+				buf_release(&part);
+				return -1;
+			}
+			if (truth(&a) != *t)
+				continue;
+			if (shown++)
+				buf_puts(&part, n->kind == N_AND ? " and " : " or ");
+			if (explain(&part, n->kids[i], c, n, &sub) < 0) {
+				buf_release(&part);
+				return -1;
+			}
+		}
+		wrap = shown > 1 && parent && prec(parent) >= prec(n);
+		if (wrap)
+			buf_putc(b, '(');
+		buf_append(b, buf_cstr(&part), part.len);
+		if (wrap)
+			buf_putc(b, ')');
+		buf_release(&part);
+		return 0;
+	}
+	if (n->kind == N_NOT) {
+		const struct node *kid = n->kids[0];
+		int wrap = prec(kid) < 5;
+		buf_puts(b, "not ");
+		if (wrap)
+			buf_putc(b, '(');
+		if (explain(b, kid, c, NULL, t) < 0)
+			return -1;
+		if (wrap)
+			buf_putc(b, ')');
+		*t = !*t;
+		return 0;
+	}
+	if (eval(n, c, &v) < 0)
+		return -1;
+	*t = truth(&v);
+	unparse(b, n);
+	if (n->kind == N_CMP) {
+		int shown = 0;
+		for (size_t i = 0; i < 2; i++) {
+			if (is_literal(n->kids[i]))
+				continue;
+			if (eval(n->kids[i], c, &a) < 0)
+				return -1;
+			buf_puts(b, shown++ ? ", " : " (");
+			put_val(b, &a);
+		}
+		if (shown)
+			buf_putc(b, ')');
+	} else if (!is_literal(n)) {
+		buf_puts(b, " (");
+		put_val(b, &v);
+		buf_putc(b, ')');
+	}
+	return 0;
+}
+
+int expr_explain(const struct expr *x, const struct expr_env *env, int64_t now, int *result,
+		 struct buf *out, struct err *e)
+{
+	struct ctx c = {env, now, e};
+
+	*result = 0;
+	err_clear(e);
+	if (now < -TIME_LIMIT || now > TIME_LIMIT)
+		return err_set(e, "expr: time %lld out of range", (long long)now);
+	return explain(out, x->root, &c, NULL, result);
 }

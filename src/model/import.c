@@ -139,6 +139,13 @@ static int valid_attr_name(const char *s)
 	return i <= NAME_MAX_LEN;
 }
 
+/* reserved_attr - "stats" is the namespace of the computed attributes
+ * (stats.h): an imported one would shadow them in templates */
+static int reserved_attr(const char *s)
+{
+	return strcmp(s, "stats") == 0;
+}
+
 /* parse_bool - 1, 0, or -1 when s says neither */
 static int parse_bool(const char *s)
 {
@@ -774,6 +781,13 @@ static int csv_header(struct importer *im, struct csv *r, struct column **cols, 
 			col->f = F_SKIP;
 			continue;
 		}
+		if (col->f == F_ATTR && reserved_attr(name)) {
+			row_error(im,
+				  "column %s is reserved for the computed attributes (stats.NAME)",
+				  str_show(&sh, name));
+			col->f = F_SKIP;
+			continue;
+		}
 		for (size_t j = 0; j < i; j++) {
 			const struct column *o = &(*cols)[j];
 			if (o->f == F_SKIP)
@@ -958,6 +972,13 @@ static void jsonl_contact(struct importer *im, json_t *obj)
 				row_error(im,
 					  "invalid attribute name %s (letters, digits and _, not "
 					  "starting with a digit)",
+					  str_show(&sh, key));
+				continue;
+			}
+			if (reserved_attr(key)) {
+				row_error(im,
+					  "attribute %s is reserved for the computed attributes "
+					  "(stats.NAME)",
 					  str_show(&sh, key));
 				continue;
 			}

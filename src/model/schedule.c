@@ -5,6 +5,10 @@
  * evaluation sets it to the instant the result may next change by time
  * alone (expr_eval's next_change), so time moves contacts into segments
  * without scanning every contact on every pass.
+ *
+ * segments_check gives `check` its warnings about what the expressions
+ * read: attributes no contact has, unknown stats and functions, event
+ * types nothing produces.
  */
 #include "schedule.h"
 
@@ -17,6 +21,7 @@
 #include "log.h"
 #include "sendtime.h"
 #include "store_sendat.h"
+#include "stats.h"
 #include "timeutil.h"
 #include "tz.h"
 #include "where.h"
@@ -309,22 +314,146 @@ int segments_eval(struct store *s, const struct config *cfg, const struct contac
 		  int *member, int64_t *next, struct err *e)
 {
 	struct env_ud u = {s, c, contact_view(c), e};
-	struct expr_env env = {&u, env_attr, env_count, env_sum, env_last};
+	struct expr_env env = {&u, env_attr, env_count, env_sum, env_last, &cfg->stats};
+	struct stats_memo m;
 	int rc = 0;
 	*next = TIME_NEVER;
+	stats_memo_init(&m, &env); /* segments share their windows */
 	for (size_t i = 0; i < cfg->nsegments && rc == 0; i++) {
 		int64_t nc = TIME_NEVER;
 		member[i] = 0;
 		if (!cfg->segments[i].expr)
 			continue;
-		rc = expr_eval(cfg->segments[i].expr, &env, now, &member[i], &nc, e);
+		rc = expr_eval(cfg->segments[i].expr, &m.env, now, &member[i], &nc, e);
 		if (rc < 0)
 			err_prefix(e, "segment \"%s\" for contact %s", cfg->segments[i].name, c->id);
 		if (nc < *next)
 			*next = nc;
 	}
+	stats_memo_release(&m);
 	json_decref(u.view);
 	return rc;
+}
+
+int segment_explain(struct store *s, const struct config *cfg, const struct contact *c, size_t i,
+		    int64_t now, int *member, struct buf *out, struct err *e)
+{
+	struct env_ud u = {s, c, contact_view(c), e};
+	struct expr_env env = {&u, env_attr, env_count, env_sum, env_last, &cfg->stats};
+	struct stats_memo m;
+	int rc = 0;
+	*member = 0;
+	stats_memo_init(&m, &env); /* explain asks eval's questions again */
+	if (i >= cfg->nsegments || !cfg->segments[i].expr)
+		rc = err_set(e, "segment %zu: not a usable segment", i);
+	else if ((rc = expr_explain(cfg->segments[i].expr, &m.env, now, member, out, e)) < 0)
+		err_prefix(e, "segment \"%s\" for contact %s", cfg->segments[i].name, c->id);
+	stats_memo_release(&m);
+	json_decref(u.view);
+	return rc;
+}
+
+/* ---- check ---- */
+
+/* event types outreach records itself or gives a meaning (INTERFACE.md) */
+static const char *const builtin_types[] = {
+    "purchase", "complaint",	"survey_response", "replied", "opened",
+    "clicked",	"unsubscribed", "subscribed",	   "bounced", "delivered",
+};
+static const char *const contact_fields[] = {"id", "name", "email", "phone", "timezone", "locale"};
+
+struct lint {
+	const struct config *cfg;
+	const struct segment_conf *seg;
+	char *const *attrs, *const *types;
+	size_t nattrs, ntypes;
+	int have_contacts;
+	json_t *seen; /* "kind:name" already warned about in this segment */
+	struct diag *d;
+};
+
+static int in(const char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/* config_names_type - a campaign triggers on it, has it as goal or unless */
+static int config_names_type(const struct config *cfg, const char *type)
+{
+	for (size_t i = 0; i < cfg->ncampaigns; i++) {
+		const struct campaign_conf *cc = &cfg->campaigns[i];
+		if ((cc->trigger_event && strcmp(cc->trigger_event, type) == 0) ||
+		    (cc->goal_event && strcmp(cc->goal_event, type) == 0))
+			return 1;
+		for (size_t j = 0; j < cc->nsteps; j++)
+			if (in((const char *const *)cc->steps[j].unless, cc->steps[j].nunless,
+			       type))
+				return 1;
+	}
+	return 0;
+}
+
+static void lint_ref(void *ud, char kind, const char *name)
+{
+	struct lint *l = ud;
+	char key[300];
+	snprintf(key, sizeof(key), "%c:%s", kind, name);
+	if (json_object_get(l->seen, key))
+		return;
+	json_object_set_new(l->seen, key, json_true());
+	const char *file = l->cfg->path;
+	int line = l->seg->line;
+	const char *seg = l->seg->name;
+	if (kind == 'a' && strncmp(name, "stats.", 6) == 0) {
+		struct buf b = BUF_INIT;
+		for (size_t i = 0; i < stats_count(); i++)
+			buf_printf(&b, "%s%s", i ? ", " : "", stats_name(i));
+		diag_warn(
+		    l->d, file, line,
+		    "segment \"%s\": unknown computed attribute \"%s\", always null (stats.: %s)",
+		    seg, name, buf_cstr(&b));
+		buf_release(&b);
+	} else if (kind == 'a' && l->have_contacts &&
+		   !in(contact_fields, sizeof(contact_fields) / sizeof(contact_fields[0]), name) &&
+		   !in((const char *const *)l->attrs, l->nattrs, name)) {
+		char hint[96] = "";
+		if (stats_find(name) >= 0)
+			snprintf(hint, sizeof(hint), "; did you mean stats.%s?", name);
+		diag_warn(l->d, file, line,
+			  "segment \"%s\": no contact has attribute \"%s\" (null for all: a "
+			  "comparison with it is false)%s",
+			  seg, name, hint);
+	} else if (kind == 'f') {
+		diag_warn(l->d, file, line,
+			  "segment \"%s\": unknown function \"%s\", always null (use count, sum, "
+			  "last, days_since)",
+			  seg, name);
+	} else if (kind == 'e' &&
+		   !in(builtin_types, sizeof(builtin_types) / sizeof(builtin_types[0]), name) &&
+		   !in((const char *const *)l->types, l->ntypes, name) &&
+		   !config_names_type(l->cfg, name)) {
+		diag_warn(l->d, file, line,
+			  "segment \"%s\": unknown event type \"%s\": none in the store and no "
+			  "campaign names it",
+			  seg, name);
+	}
+}
+
+void segments_check(const struct config *cfg, char *const *attrs, size_t nattrs, int have_contacts,
+		    char *const *types, size_t ntypes, struct diag *d)
+{
+	struct lint l = {cfg, NULL, attrs, types, nattrs, ntypes, have_contacts, NULL, d};
+	for (size_t i = 0; i < cfg->nsegments; i++) {
+		if (!cfg->segments[i].expr)
+			continue;
+		l.seg = &cfg->segments[i];
+		l.seen = json_object();
+		expr_foreach_ref(cfg->segments[i].expr, lint_ref, &l);
+		json_decref(l.seen);
+	}
 }
 
 static int has(char **v, size_t n, const char *s)

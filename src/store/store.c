@@ -679,6 +679,14 @@ int store_contact_eval_at(struct store *s, const char *contact, int64_t next, st
 	return run(s, st, e);
 }
 
+int store_event_types(struct store *s, char ***types, size_t *n, struct err *e)
+{
+	struct store_stmt *st = prep(s, "SELECT DISTINCT type FROM events ORDER BY type", e);
+	if (!st)
+		return -1;
+	return strings(s, st, types, n, e);
+}
+
 int store_segments_of(struct store *s, const char *contact, char ***names, size_t *n,
 		      struct err *e)
 {

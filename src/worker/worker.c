@@ -29,6 +29,7 @@
 #include "policy.h"
 #include "render.h"
 #include "sms.h"
+#include "stats.h"
 #include "schedule.h"
 #include "store_track.h"
 #include "timeutil.h"
@@ -402,11 +403,14 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 			job_flight_release(j);
 			return hold(w, j, kind, until, pwhy, now, e);
 		}
-		if (!j->ctx)
+		if (!j->ctx) {
 			j->ctx = render_context(&j->c, j->have_ev ? &j->ev : NULL, j->ordered, j->nord,
 						j->nord ? j->ordered[0] : NULL, cc->name,
 						j->row.step + 1,
 						cc->cls == CLASS_MARKETING ? j->unsub : NULL, j->survey);
+			if (stats_context(w->s, &w->cfg->stats, j->row.contact, now, j->ctx, e) < 0)
+				return -1;
+		}
 		struct err re = {{0}};
 		j->attempted = 1;
 		if (render_message(w->r, j->row.template, tc->channel, j->ordered, j->nord,

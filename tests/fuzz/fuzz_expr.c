@@ -2,16 +2,20 @@
  *
  * The input, cut at its first NUL, is parsed; a parse error must say
  * "column N: ...". What parses is evaluated against a fixed contact, and the
- * result must hold at a few instants before the reported next_change.
+ * result must hold at a few instants before the reported next_change; its
+ * explanation must agree with the result and be one line.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
- *     tests/fuzz/fuzz_expr.c src/model/expr.c src/util/{buf,err,xmalloc,log,timeutil}.c \
- *     -ljansson -lm -o fuzz_expr && ./fuzz_expr tests/fuzz/corpus/expr/
+ *   make && clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
+ *     tests/fuzz/fuzz_expr.c src/model/{expr,stats}.c \
+ *     src/util/{buf,err,xmalloc,log,timeutil}.c build/liboutreach.a \
+ *     $(pkg-config --libs sqlite3 jansson libfyaml icu-i18n openssl libcurl) \
+ *     -lesmtp -lmicrohttpd -lpthread -lm -o fuzz_expr && ./fuzz_expr tests/fuzz/corpus/expr/
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "err.h"
 #include "expr.h"
 #include "timeutil.h"
@@ -94,7 +98,7 @@ static int fz_last(void *ud, const char *type, int64_t now, int64_t *at)
 static void fz_ref(void *ud, char kind, const char *name)
 {
 	(void)ud;
-	if ((kind != 'a' && kind != 'e') || !name[0])
+	if (!strchr("aesf", kind) || !name[0])
 		abort();
 }
 
@@ -102,7 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct expr_env env = {NULL, fz_attr, fz_count, fz_sum, fz_last};
+	static const struct expr_env env = {NULL, fz_attr, fz_count, fz_sum, fz_last, NULL};
+	struct buf why = BUF_INIT;
 	char *src = xmalloc(size + 1);
 	struct err e = {""};
 	struct expr *x;
@@ -135,7 +140,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (probe[i] < next &&
 			    (expr_eval(x, &env, probe[i], &r2, &n2, &e) < 0 || r2 != r))
 				abort(); /* next_change was late */
+		/* explain looks at every operand, also those eval could skip:
+		 * it may meet a failing lookup ("fail") that eval did not */
+		if (expr_explain(x, &env, NOW, &r2, &why, &e) == 0 &&
+		    (r2 != r || strchr(buf_cstr(&why), '\n')))
+			abort();
 	}
+	buf_release(&why);
 	expr_free(x);
 	free(src);
 	return 0;

@@ -1,4 +1,5 @@
-/* test_expr.c - segment expressions: evaluation, next_change, parse errors
+/* test_expr.c - segment expressions: evaluation, next_change, parse errors,
+ * computed attributes (stats.NAME), explanations
  *
  * A fake environment holds attributes as a JSON object and events in an
  * array. Every evaluated case is also checked by brute force: the result
@@ -18,6 +19,7 @@
 #include "buf.h"
 #include "err.h"
 #include "expr.h"
+#include "stats.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -99,7 +101,7 @@ static int fake_last(void *ud, const char *type, int64_t now, int64_t *at)
 
 static struct expr_env fake_env(struct fake *f)
 {
-	struct expr_env env = {f, fake_attr, fake_count, fake_sum, fake_last};
+	struct expr_env env = {f, fake_attr, fake_count, fake_sum, fake_last, NULL};
 	return env;
 }
 
@@ -156,7 +158,7 @@ static void fake_load(struct fake *f, const char *attrs, const char *events)
 
 /* every window the tests use: check_stable() tries each one's edges */
 static const char *const windows[] = {"1h",  "90m", "1d",  "1d12h", "7d",
-				      "30d", "45d", "90d", "365d"};
+				      "30d", "45d", "90d", "365d",  "180d"};
 
 static int64_t window(size_t i)
 {
@@ -173,6 +175,30 @@ static int eval_at(const struct expr *x, struct fake *f, int64_t t, int64_t *nex
 	int r;
 	assert_int_equal(expr_eval(x, &env, t, &r, next ? next : &nc, &e), 0);
 	return r;
+}
+
+/* eval_memo - the same through a stats_memo, twice (the second answers
+ * from memory): both must agree with eval_at */
+static void check_memo(const struct expr *x, struct fake *f, int64_t t, int r0, int64_t next0,
+		       const char *src)
+{
+	struct expr_env env = fake_env(f);
+	struct stats_memo m;
+	struct err e = {""};
+	int64_t next;
+	int r;
+	size_t asked;
+	stats_memo_init(&m, &env);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(expr_eval(x, &m.env, t, &r, &next, &e), 0);
+		if (r != r0 || next != next0)
+			fail_msg("%s: through the memo %d next %lld, want %d next %lld", src, r,
+				 (long long)next, r0, (long long)next0);
+		if (round == 0)
+			asked = m.asked;
+	}
+	assert_int_equal(m.asked, asked); /* nothing asked twice */
+	stats_memo_release(&m);
 }
 
 static int differs(const struct expr *x, struct fake *f, int64_t t, int r0, const char *src)
@@ -247,6 +273,7 @@ static void run_eval_cases(const struct eval_case *cases, size_t n)
 		}
 		fake_load(&f, c->attrs, c->events);
 		r = eval_at(x, &f, NOW, &next);
+		check_memo(x, &f, NOW, r, next, c->src);
 		if (r != c->result || next != want) {
 			print_error("%s: got %d next %+lld, want %d next %s\n", c->src, r,
 				    next == TIME_NEVER ? 0LL : (long long)(next - NOW), c->result,
@@ -272,7 +299,17 @@ static const struct eval_case basic_cases[] = {
     {"x == 123456.789", "{\"x\": 123456.789}", "[]", 1, "never"},
     {"x > -3", "{\"x\": -2}", "[]", 1, "never"},
     {"x == 1", "{\"x\": 1.0}", "[]", 1, "never"},
-    {"stats.rfm > 3", "{\"stats.rfm\": 4}", "[]", 1, "never"},
+    {"score.rfm > 3", "{\"score.rfm\": 4}", "[]", 1, "never"},
+    /* stats. is a namespace: stats.rfm is the computed one, null here */
+    {"stats.rfm > 3", "{\"stats.rfm\": 4}", "[]", 0, "never"},
+    {"stats.rfm == null", "{\"stats.rfm\": 4}", "[]", 1, "never"},
+    /* an unknown stats.x is an attribute name like any */
+    {"stats.bogus == 4", "{\"stats.bogus\": 4}", "[]", 1, "never"},
+    /* an unknown function is null */
+    {"cnt(purchase, 30d) == null", "{}", "[[\"purchase\", \"-1d\"]]", 1, "never"},
+    {"cnt(purchase, 30d) > 0 or count(purchase, 30d) > 0", "{}", "[[\"purchase\", \"-1d\"]]", 1,
+     "+29d1s"},
+    {"not foo()", "{}", "[]", 1, "never"},
     {"tier == \"gold\"", "{\"tier\": \"gold\"}", "[]", 1, "never"},
     {"tier == 'gold'", "{\"tier\": \"gold\"}", "[]", 1, "never"},
     {"tier == \"gol\"", "{\"tier\": \"gold\"}", "[]", 0, "never"},
@@ -453,14 +490,254 @@ static void test_days_since(void **state)
 	RUN(days_cases);
 }
 
+/* purchases in the 90 days before the last 90 (3) and in them (1) */
+#define SLOWED                                                                                     \
+	"[[\"purchase\", \"-150d\", {\"amount\": 4000}], [\"purchase\", \"-120d\", {\"amount\": "  \
+	"4000}], [\"purchase\", \"-100d\", {\"amount\": 4000}], [\"purchase\", \"-10d\", "         \
+	"{\"amount\": 3000}]]"
+
+static const struct eval_case stats_cases[] = {
+    {"stats.spend_12m >= 100000", "{}",
+     "[[\"purchase\", \"-100d\", {\"amount\": 60000}], [\"purchase\", \"-10d\", {\"amount\": "
+     "50000}], [\"purchase\", \"-400d\", {\"amount\": 90000}]]",
+     1, "+265d1s"},
+    {"stats.spend_12m >= 100000", "{}", "[[\"purchase\", \"-10d\", {\"amount\": 50000}]]", 0,
+     "+355d1s"},
+    {"stats.spend_12m == 0", "{}", "[]", 1, "never"},
+    {"stats.purchases_12m == 2", "{}",
+     "[[\"purchase\", \"-100d\"], [\"purchase\", \"-10d\"], [\"visit\", \"-1d\"]]", 1, "+265d1s"},
+    {"stats.frequency_90d >= 1", "{}",
+     "[[\"purchase\", \"-10d\"], [\"purchase\", \"-20d\"], [\"purchase\", \"-30d\"]]", 1, "+60d1s"},
+    {"stats.frequency_90d > 0.6", "{}", "[[\"purchase\", \"-10d\"], [\"purchase\", \"-20d\"]]", 1,
+     "+70d1s"},
+    {"stats.avg_order_value == 55000", "{}",
+     "[[\"purchase\", \"-100d\", {\"amount\": 60000}], [\"purchase\", \"-10d\", {\"amount\": "
+     "50000}]]",
+     1, "+265d1s"},
+    {"stats.avg_order_value == null", "{}", "[]", 1, "never"},
+    {"stats.days_since_purchase > 60", "{}", "[[\"purchase\", \"-50d\"]]", 0, "+11d"},
+    {"stats.days_since_purchase > 60", "{}", "[[\"purchase\", \"-50d12h\"]]", 0, "+10d12h"},
+    {"stats.days_since_purchase == null", "{}", "[[\"visit\", \"-1d\"]]", 1, "never"},
+    {"60 <= stats.days_since_purchase", "{}", "[[\"purchase\", \"-1d\"]]", 0, "+59d"},
+    /* (1 - 3) / 3; the oldest earlier purchase leaves the 180 days first */
+    {"stats.frequency_change <= -0.5", "{}", SLOWED, 1, "+30d1s"},
+    {"stats.amount_change < -0.7", "{}", SLOWED, 1, "+30d1s"},
+    {"stats.frequency_change == null", "{}", "[[\"purchase\", \"-10d\"]]", 1, "+80d1s"},
+    {"stats.frequency_change == 0", "{}", "[[\"purchase\", \"-10d\"], [\"purchase\", \"-100d\"]]",
+     1, "+80d1s"},
+    {"stats.amount_change > 1", "{}",
+     "[[\"purchase\", \"-100d\", {\"amount\": 1000}], [\"purchase\", \"-5d\", {\"amount\": 3000}]]",
+     1, "+80d1s"},
+    {"stats.amount_change == null", "{}",
+     "[[\"purchase\", \"-100d\", {\"amount\": 0}], [\"purchase\", \"-5d\", {\"amount\": 3000}]]", 1,
+     "+80d1s"},
+    {"stats.complaints_30d > 0", "{}", "[[\"complaint\", \"-3d\"]]", 1, "+27d1s"},
+    /* replies and clicks: 1 in the last 90 days against 4 before */
+    {"stats.interaction_change == -0.75", "{}",
+     "[[\"replied\", \"-100d\"], [\"clicked\", \"-110d\"], [\"clicked\", \"-170d\"], "
+     "[\"replied\", \"-179d\"], [\"clicked\", \"-20d\"], [\"purchase\", \"-120d\"]]",
+     1, "+1d1s"},
+    {"stats.interaction_change == null", "{}", "[[\"opened\", \"-100d\"]]", 1, "never"},
+    {"stats.days_since_reply <= 7", "{}", "[[\"replied\", \"-2d\"]]", 1, "+6d"},
+    {"stats.days_since_click == null", "{}", "[[\"replied\", \"-2d\"]]", 1, "never"},
+    {"stats.days_since_click < 3", "{}", "[[\"clicked\", \"-2d\"], [\"clicked\", \"-9d\"]]", 1,
+     "+1d"},
+    /* R: 5 up to 30 days, 4 up to 90, 3 up to 180, 2 up to 365, then 1 */
+    {"stats.rfm_r == 5", "{}", "[[\"purchase\", \"-10d\"]]", 1, "+21d"},
+    {"stats.rfm_r == 4", "{}", "[[\"purchase\", \"-31d\"]]", 1, "+60d"},
+    {"stats.rfm_r == 1", "{}", "[[\"purchase\", \"-366d\"]]", 1, "never"},
+    {"stats.rfm_r == null", "{}", "[]", 1, "never"},
+    /* F: 2 from 2 purchases in 12 months, 3 from 3, 4 from 6, 5 from 12 */
+    {"stats.rfm_f == 1", "{}", "[[\"purchase\", \"-400d\"]]", 1, "never"},
+    {"stats.rfm_f == 3", "{}",
+     "[[\"purchase\", \"-10d\"], [\"purchase\", \"-20d\"], [\"purchase\", \"-30d\"]]", 1,
+     "+335d1s"},
+    /* M: 2 from 3000 in 12 months, 3 from 10000, 4 from 30000, 5 from 100000 */
+    {"stats.rfm_m == 3", "{}",
+     "[[\"purchase\", \"-10d\", {\"amount\": 6000}], [\"purchase\", \"-300d\", {\"amount\": "
+     "6000}]]",
+     1, "+65d1s"},
+    {"stats.rfm == \"545\"", "{}",
+     "[[\"purchase\", \"-1d\", {\"amount\": 20000}], [\"purchase\", \"-2d\", {\"amount\": 20000}], "
+     "[\"purchase\", \"-3d\", {\"amount\": 20000}], [\"purchase\", \"-4d\", {\"amount\": 20000}], "
+     "[\"purchase\", \"-5d\", {\"amount\": 20000}], [\"purchase\", \"-6d\", {\"amount\": 20000}]]",
+     1, "+30d"},
+    {"stats.rfm == \"111\"", "{}", "[[\"purchase\", \"-400d\"]]", 1, "never"},
+    {"stats.rfm == null", "{}", "[[\"visit\", \"-1d\"]]", 1, "never"},
+    {"stats.rfm > \"4\"", "{}", "[[\"purchase\", \"-1d\", {\"amount\": 3000}]]", 1, "+30d"},
+    /* stats with attributes and aggregates */
+    {"stats.spend_12m >= min_spend and count(complaint, 30d) == 0", "{\"min_spend\": 1000}",
+     "[[\"purchase\", \"-10d\", {\"amount\": 2000}]]", 1, "+355d1s"},
+};
+
+static void test_stats(void **state)
+{
+	(void)state;
+	RUN(stats_cases);
+}
+
+/* the config's thresholds reach stats.rfm_* through env.stats */
+static void test_stats_thresholds(void **state)
+{
+	struct stats_conf sc;
+	struct fake f;
+	struct err e = {""};
+	struct expr *x = expr_parse("stats.rfm == \"212\"", &e);
+	struct expr_env env;
+	int64_t next;
+	int r;
+	(void)state;
+
+	assert_non_null(x);
+	fake_load(&f, "{}",
+		  "[[\"purchase\", \"-20d\", {\"amount\": 500}], [\"purchase\", \"-200d\", "
+		  "{\"amount\": 500}]]");
+	env = fake_env(&f);
+	assert_int_equal(expr_eval(x, &env, NOW, &r, &next, &e), 0);
+	assert_int_equal(r, 0); /* the defaults: "521" */
+	stats_conf_default(&sc);
+	sc.recency_days[0] = 7;
+	sc.recency_days[1] = 10;
+	sc.recency_days[2] = 14;
+	sc.recency_days[3] = 21; /* 20 days: R 2, until day 22 */
+	sc.frequency[0] = 3;	 /* 2 purchases: F 1 */
+	sc.monetary[0] = 1000;	 /* 1000: M 2 */
+	env.stats = &sc;
+	assert_int_equal(expr_eval(x, &env, NOW, &r, &next, &e), 0);
+	assert_int_equal(r, 1);
+	assert_true(next == NOW + 2 * DAY);
+	fake_release(&f);
+	expr_free(x);
+}
+
+struct explain_case {
+	const char *src, *attrs, *events;
+	int result;
+	const char *why;
+};
+
+static const struct explain_case explain_cases[] = {
+    {"stats.frequency_change <= -0.5", "{}", SLOWED, 1, "stats.frequency_change <= -0.5 (-0.67)"},
+    {"stats.frequency_change <= -0.5 or stats.complaints_30d > 0", "{}", SLOWED, 1,
+     "stats.frequency_change <= -0.5 (-0.67)"},
+    {"days_since(last(purchase)) > 60 or count(complaint, 30d) > 0", "{}",
+     "[[\"purchase\", \"-50d\"], [\"complaint\", \"-3d\"]]", 1, "count(complaint, 30d) > 0 (1)"},
+    {"days_since(last(purchase)) > 60 or count(complaint, 30d) > 0", "{}",
+     "[[\"purchase\", \"-70d\"], [\"complaint\", \"-3d\"]]", 1,
+     "days_since(last(purchase)) > 60 (70) or count(complaint, 30d) > 0 (1)"},
+    {"days_since(last(purchase)) > 60 or count(complaint, 30d) > 0", "{}",
+     "[[\"purchase\", \"-50d\"]]", 0,
+     "days_since(last(purchase)) > 60 (50) or count(complaint, 30d) > 0 (0)"},
+    {"sum(purchase.amount, 365d) >= 10000 and sum(purchase.amount, 365d) < 100000", "{}",
+     "[[\"purchase\", \"-1d\", {\"amount\": 12000}]]", 1,
+     "sum(purchase.amount, 365d) >= 10000 (12000) and sum(purchase.amount, 365d) < 100000 "
+     "(12000)"},
+    {"tier == \"gold\" and spend > 5", "{\"tier\": \"silver\", \"spend\": 10}", "[]", 0,
+     "tier == \"gold\" (\"silver\")"},
+    {"(a > 1 or b > 1) and c > 1", "{\"a\": 2, \"b\": 2, \"c\": 2}", "[]", 1,
+     "(a > 1 (2) or b > 1 (2)) and c > 1 (2)"},
+    {"(a > 1 or b > 1) and c > 1", "{\"a\": 2, \"b\": 0, \"c\": 2}", "[]", 1,
+     "a > 1 (2) and c > 1 (2)"},
+    {"a > 1 and b > 1 or c > 1", "{\"a\": 2, \"b\": 2, \"c\": 0}", "[]", 1,
+     "a > 1 (2) and b > 1 (2)"},
+    {"not (x > 1)", "{\"x\": 0}", "[]", 1, "not (x > 1 (0))"},
+    {"not (a > 1 or b > 1)", "{\"a\": 0}", "[]", 1, "not (a > 1 (0) or b > 1 (null))"},
+    {"not opted_in", "{\"opted_in\": false}", "[]", 1, "not opted_in (false)"},
+    {"opted_in", "{\"opted_in\": true}", "[]", 1, "opted_in (true)"},
+    {"x > 1", "{}", "[]", 0, "x > 1 (null)"},
+    {"1 == 1", "{}", "[]", 1, "1 == 1"},
+    {"x == 0.1", "{\"x\": 0.1}", "[]", 1, "x == 0.1 (0.1)"},
+    {"x >= -2.125", "{\"x\": 1234.5678}", "[]", 1, "x >= -2.125 (1234.57)"},
+    {"stats.frequency_90d > 0", "{}", "[[\"purchase\", \"-1d\"]]", 1,
+     "stats.frequency_90d > 0 (0.33)"},
+    {"q == 'a\"b'", "{\"q\": \"a\\\"b\"}", "[]", 1, "q == \"a\\\"b\" (\"a\\\"b\")"},
+    {"city == \"上海\"", "{\"city\": \"上海\"}", "[]", 1, "city == \"上海\" (\"上海\")"},
+    {"last(purchase) > last(complaint)", "{}",
+     "[[\"purchase\", \"-1d\"], [\"complaint\", \"-2d\"]]", 1,
+     "last(purchase) > last(complaint) (2026-02-28T00:00:00Z, 2026-02-27T00:00:00Z)"},
+    {"count(purchase, 1d12h) > 0", "{}", "[[\"purchase\", \"-1d\"]]", 1,
+     "count(purchase, 36h) > 0 (1)"},
+    {"stats.rfm == \"545\"", "{}", "[[\"purchase\", \"-1d\", {\"amount\": 500}]]", 0,
+     "stats.rfm == \"545\" (\"511\")"},
+    {"cnt(purchase,  30d) > 0", "{}", "[]", 0, "cnt(purchase,  30d) > 0 (null)"},
+    {"days_since(signup) <= 90 and stats.purchases_12m > 0",
+     "{\"signup\": \"2026-02-01T00:00:00Z\"}", "[[\"purchase\", \"-1d\"]]", 1,
+     "days_since(signup) <= 90 (28) and stats.purchases_12m > 0 (1)"},
+    {"x == null", "{}", "[]", 1, "x == null (null)"},
+    {"(x > 1) == true", "{\"x\": 2}", "[]", 1, "(x > 1) == true (true)"},
+};
+
+static void test_explain(void **state)
+{
+	int bad = 0;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(explain_cases) / sizeof(explain_cases[0]); i++) {
+		const struct explain_case *c = &explain_cases[i];
+		struct err e = {""};
+		struct expr *x = expr_parse(c->src, &e);
+		struct buf b = BUF_INIT;
+		struct fake f;
+		struct expr_env env;
+		int r = -1, r2;
+		int64_t next;
+
+		if (!x) {
+			print_error("%s: parse failed: %s\n", c->src, e.msg);
+			bad++;
+			continue;
+		}
+		fake_load(&f, c->attrs, c->events);
+		env = fake_env(&f);
+		assert_int_equal(expr_explain(x, &env, NOW, &r, &b, &e), 0);
+		assert_int_equal(expr_eval(x, &env, NOW, &r2, &next, &e), 0);
+		if (r != c->result || r2 != r || strcmp(buf_cstr(&b), c->why) != 0) {
+			print_error("%s: got %d (eval %d) \"%s\", want %d \"%s\"\n", c->src, r, r2,
+				    buf_cstr(&b), c->result, c->why);
+			bad++;
+		}
+		buf_release(&b);
+		fake_release(&f);
+		expr_free(x);
+	}
+	assert_int_equal(bad, 0);
+}
+
+static void test_explain_failure(void **state)
+{
+	struct err e = {""};
+	struct expr *x = expr_parse("x > 1 or stats.spend_12m > 0", &e);
+	struct buf b = BUF_INIT;
+	struct fake f;
+	struct expr_env env;
+	int r;
+	(void)state;
+
+	assert_non_null(x);
+	fake_load(&f, "{}", "[]");
+	f.fail = 1;
+	f.err = &e;
+	env = fake_env(&f);
+	assert_int_equal(expr_explain(x, &env, NOW, &r, &b, &e), -1);
+	assert_string_equal(e.msg, "stats.spend_12m: sum(purchase.amount): store: disk I/O error");
+	assert_int_equal(expr_eval(x, &env, NOW, &r, &(int64_t){0}, &e), -1);
+	assert_string_equal(e.msg, "stats.spend_12m: sum(purchase.amount): store: disk I/O error");
+	buf_release(&b);
+	fake_release(&f);
+	expr_free(x);
+}
+
 struct error_case {
 	const char *src;
 	const char *msg;
 };
 
 static const struct error_case error_cases[] = {
-    {"cnt(purchase, 30d) > 0", "column 1: unknown function \"cnt\""},
-    {"count(purchase, 30d) > 0 and cnt(x, 1d)", "column 30: unknown function \"cnt\""},
+    {"cnt(purchase, 30d", "column 18: expected ',' or ')' after an argument"},
+    {"cnt(purchase 30d)", "column 14: expected ',' or ')' after an argument"},
+    {"cnt(x,)", "column 7: unexpected \")\""},
+    {"cnt(x, 1 +)", "column 10: unexpected \"+\""},
+    {"cnt(x) >", "column 9: unexpected end of expression"},
     {"count(purchase, 30x) > 0", "column 17: bad window \"30x\" (use 30d, 12h, 90m)"},
     {"count(x, 30x)", "column 10: bad window \"30x\" (use 30d, 12h, 90m)"},
     {"count(purchase, 30)", "column 17: bad window \"30\" (use 30d, 12h, 90m)"},
@@ -628,7 +905,9 @@ static void test_foreach_ref(void **state)
 	     "or sum(order.total, 7d) > tier",
 	     "a:spend_12m e:purchase e:complaint e:order a:tier"},
 	    {"1 == 1", ""},
-	    {"not (stats.rfm == \"上海\") and days_since(signup) > 2", "a:stats.rfm a:signup"},
+	    {"not (stats.rfm == \"上海\") and days_since(signup) > 2", "s:stats.rfm a:signup"},
+	    {"stats.bogus > 1 and cnt(purchase, tier) > 0 or stats.spend_12m > count(visit, 1d)",
+	     "a:stats.bogus f:cnt s:stats.spend_12m e:visit"},
 	};
 	(void)state;
 
@@ -704,7 +983,48 @@ static const char *pick(const char *const *v, size_t n)
 #define PICK(v) pick(v, sizeof(v) / sizeof(v[0]))
 
 static const char *const ops[] = {"==", "!=", "<", "<=", ">", ">="};
-static const char *const types[] = {"purchase", "complaint", "visit"};
+static const char *const types[] = {"purchase", "complaint", "visit", "replied", "clicked"};
+
+static const char *const day_stats[] = {"days_since_purchase", "days_since_reply",
+					"days_since_click"};
+static const char *const num_stats[] = {"spend_12m",	   "purchases_12m",  "frequency_90d",
+					"avg_order_value", "complaints_30d", "rfm_r",
+					"rfm_f",	   "rfm_m"};
+static const char *const change_stats[] = {"frequency_change", "amount_change",
+					   "interaction_change"};
+static const char *const rfms[] = {"\"511\"", "\"521\"", "\"411\"", "\"111\"", "\"322\"", "null"};
+
+/* gen_stat - a comparison over stats.NAME; *exact for the days_since ones
+ * against a constant */
+static void gen_stat(struct buf *b, const char *c, int *exact)
+{
+	static const char *const changes[] = {"-1", "-0.5", "0", "0.5", "1", "null"};
+	*exact = 0;
+	switch (rnd() % 6) {
+	case 0:
+		buf_printf(b, "stats.%s %s %s", PICK(day_stats), PICK(ops), c);
+		*exact = 1;
+		break;
+	case 1:
+		buf_printf(b, "%s %s stats.%s", c, PICK(ops), PICK(day_stats));
+		*exact = 1;
+		break;
+	case 2:
+		buf_printf(b, "stats.%s %s %d", PICK(num_stats), PICK(ops),
+			   rnd() % 2 ? (int)rnd_in(0, 5) : (int)rnd_in(0, 8) * 500);
+		break;
+	case 3:
+		buf_printf(b, "stats.%s %s %s", PICK(change_stats), PICK(ops), PICK(changes));
+		break;
+	case 4:
+		buf_printf(b, "stats.rfm %s %s", rnd() % 2 ? "==" : "!=", PICK(rfms));
+		break;
+	default:
+		buf_printf(b, "stats.%s %s days_since(last(%s))", PICK(num_stats), PICK(ops),
+			   PICK(types));
+		break;
+	}
+}
 
 /* gen_atom - one comparison; *exact when next_change must be exact for it */
 static void gen_atom(struct buf *b, int *exact)
@@ -712,7 +1032,7 @@ static void gen_atom(struct buf *b, int *exact)
 	char c[32];
 	*exact = 0;
 	snprintf(c, sizeof(c), rnd() % 4 ? "%d" : "%d.5", (int)rnd_in(-2, 120));
-	switch (rnd() % 13) {
+	switch (rnd() % 16) {
 	case 0:
 		buf_printf(b, "count(%s, %s) %s %d", PICK(types), pick(windows, 7), PICK(ops),
 			   (int)rnd_in(0, 3));
@@ -757,6 +1077,10 @@ static void gen_atom(struct buf *b, int *exact)
 	case 11:
 		buf_printf(b, "days_since(last(%s)) %s spend_12m", PICK(types), PICK(ops));
 		break;
+	case 13:
+	case 14:
+		gen_stat(b, c, exact);
+		break;
 	default:
 		buf_printf(b, "sum(purchase.amount, %s) %s count(purchase, %s)", pick(windows, 7),
 			   PICK(ops), pick(windows, 7));
@@ -800,7 +1124,7 @@ static void gen(struct buf *b, int depth, int *exact)
 static void gen_fake(struct fake *f, int64_t now)
 {
 	char t[40];
-	int n = (int)rnd_in(0, 6);
+	int n = (int)rnd_in(0, 8);
 
 	memset(f, 0, sizeof(*f));
 	f->attrs = json_object();
@@ -825,12 +1149,15 @@ static void gen_fake(struct fake *f, int64_t now)
 				    json_integer(now - rnd_in(-5 * DAY, 100 * DAY)));
 	for (int i = 0; i < n; i++) {
 		int64_t at;
-		switch (rnd() % 8) {
+		switch (rnd() % 9) {
 		case 0:
 			at = now;
 			break;
 		case 1:
-			at = now - window(rnd() % 7);
+			at = now - window(rnd() % 10);
+			break;
+		case 2:
+			at = now - rnd_in(0, 400 * DAY); /* the earlier 90 days, a year */
 			break;
 		default:
 			at = now - rnd_in(0, 150 * DAY);
@@ -881,6 +1208,68 @@ static void test_next_change_property(void **state)
 	assert_true(timed > 500);
 }
 
+/* Property, stats only: histories over the last 400 days, mostly
+ * purchases, so that windows of 30, 90, 180 and 365 days all have events
+ * leaving them; stats alone and two joined by and/or. */
+static void test_stats_property(void **state)
+{
+	static const char *const kinds[] = {"purchase",	 "purchase", "purchase",
+					    "complaint", "replied",  "clicked"};
+	int bad = 0, exact_checked = 0, timed = 0, flipped = 0;
+	(void)state;
+
+	for (int i = 0; i < 1500 && bad == 0; i++) {
+		struct buf b = BUF_INIT;
+		struct err e = {""};
+		struct fake f;
+		struct expr *x;
+		int64_t now = NOW + rnd_in(0, DAY), next;
+		char c[32];
+		int exact, sub, r, n = (int)rnd_in(0, 10);
+
+		snprintf(c, sizeof(c), "%d", (int)rnd_in(-1, 370));
+		gen_stat(&b, c, &exact);
+		if (i % 3 == 0) {
+			buf_puts(&b, rnd() % 2 ? " and " : " or ");
+			gen_stat(&b, c, &sub);
+			exact = 0;
+		}
+		x = expr_parse(buf_cstr(&b), &e);
+		if (!x)
+			print_error("%s: %s\n", buf_cstr(&b), e.msg);
+		assert_non_null(x);
+		memset(&f, 0, sizeof(f));
+		f.attrs = json_object();
+		for (int k = 0; k < n; k++)
+			fake_add(&f, PICK(kinds),
+				 rnd() % 4 ? now - rnd_in(0, 400 * DAY) : now - window(rnd() % 10),
+				 json_pack("{s:i}", "amount", (int)rnd_in(0, 8) * 1000));
+		r = eval_at(x, &f, now, &next);
+		assert_true(next > now);
+		check_memo(x, &f, now, r, next, buf_cstr(&b));
+		timed += next != TIME_NEVER;
+		bad += check_stable(x, &f, now, r, next, buf_cstr(&b));
+		if (next != TIME_NEVER && eval_at(x, &f, next, NULL) != r)
+			flipped++;
+		if (exact && next != TIME_NEVER) {
+			exact_checked++;
+			if (eval_at(x, &f, next, NULL) == r) {
+				print_error("%s: next_change %+lld not exact\n", buf_cstr(&b),
+					    (long long)(next - now));
+				bad++;
+			}
+		}
+		fake_release(&f);
+		expr_free(x);
+		buf_release(&b);
+	}
+	assert_int_equal(bad, 0);
+	print_message("stats property: %d exact, %d timed, %d flip at next_change\n", exact_checked,
+		      timed, flipped);
+	assert_true(exact_checked > 50);
+	assert_true(timed > 500);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -888,11 +1277,16 @@ int main(void)
 	    cmocka_unit_test(test_null),
 	    cmocka_unit_test(test_windows),
 	    cmocka_unit_test(test_days_since),
+	    cmocka_unit_test(test_stats),
+	    cmocka_unit_test(test_stats_thresholds),
+	    cmocka_unit_test(test_explain),
+	    cmocka_unit_test(test_explain_failure),
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_foreach_ref),
 	    cmocka_unit_test(test_callback_failure),
 	    cmocka_unit_test(test_next_change_property),
+	    cmocka_unit_test(test_stats_property),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

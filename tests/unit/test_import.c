@@ -478,6 +478,45 @@ static void test_csv_edges(void **state)
 	}
 }
 
+/* "stats" is the computed attributes' namespace: refused as a column or key,
+ * "Stats" and "stats_note" are ordinary attributes */
+static void test_reserved_stats(void **state)
+{
+	static const struct {
+		const char *ext, *data, *diag;
+	} cases[] = {
+	    {".csv", "id,stats\nc1,5\n",
+	     ":1: column \"stats\" is reserved for the computed attributes (stats.NAME)"},
+	    {".jsonl", "{\"id\": \"c1\", \"stats\": {\"spend_12m\": 1}}\n",
+	     ":1: attribute \"stats\" is reserved for the computed attributes (stats.NAME)"},
+	    {".csv", "id,Stats,stats_note\nc1,5,x\n", NULL},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path = tmpfile_with(cases[i].ext, cases[i].data, strlen(cases[i].data));
+		struct contact *c = NULL;
+		size_t n = 0;
+		struct diag d;
+		char want[512];
+		diag_init(&d);
+		int rc = import_contacts(path, NULL, 0, &c, &n, &d);
+		if (cases[i].diag) {
+			assert_int_equal(rc, -1);
+			assert_int_equal(n, 0);
+			snprintf(want, sizeof(want), "%s%s", path, cases[i].diag);
+			assert_diag(&d, LINES(want));
+		} else {
+			assert_int_equal(rc, 0);
+			assert_int_equal(n, 1);
+			assert_non_null(json_object_get(c[0].attrs, "Stats"));
+			assert_null(json_object_get(c[0].attrs, "stats"));
+		}
+		contacts_free(c, n);
+		diag_release(&d);
+		unlink(path);
+	}
+}
+
 /* one record may not grow without bound (an unterminated quote, say) */
 static void test_csv_record_too_long(void **state)
 {
@@ -623,7 +662,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_contacts),     cmocka_unit_test(test_unknown_extension),
 	    cmocka_unit_test(test_csv_edges),	     cmocka_unit_test(test_csv_record_too_long),
 	    cmocka_unit_test(test_message_escaping), cmocka_unit_test(test_events_good),
-	    cmocka_unit_test(test_events_bad),
+	    cmocka_unit_test(test_events_bad),	     cmocka_unit_test(test_reserved_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
