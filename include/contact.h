@@ -51,4 +51,8 @@ const char *contact_field(const struct contact *c, const char *name);
  * that still matches. Caller frees; NULL for NULL. */
 char *contact_address_key(const char *addr);
 
+/* event_data_machine - an event's data (JSON text) says "machine": true
+ * (an open or click by a mail proxy or link scanner, not a person) */
+int event_data_machine(const char *data);
+
 #endif

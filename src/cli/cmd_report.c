@@ -377,17 +377,6 @@ static int cmp_send(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* is_machine - the event's data says "machine": true */
-static int is_machine(const char *data)
-{
-	if (!data || !strstr(data, "machine"))
-		return 0;
-	json_t *d = json_loads(data, 0, NULL);
-	int m = json_is_true(json_object_get(d, "machine"));
-	json_decref(d);
-	return m;
-}
-
 struct ev_ctx {
 	struct build *b;
 	int machine_opens;
@@ -408,7 +397,7 @@ static void on_event(void *ud, const struct report_event *ev)
 		s->flags |= F_RECEIPT;
 	} else if (strcmp(t, "opened") == 0 || strcmp(t, "clicked") == 0) {
 		unsigned f = t[0] == 'o' ? F_OPENED : F_CLICKED;
-		if (!(s->flags & f) && (x->machine_opens || !is_machine(ev->data)))
+		if (!(s->flags & f) && (x->machine_opens || !event_data_machine(ev->data)))
 			s->flags |= f;
 	} else if (strcmp(t, "replied") == 0) {
 		if (!(s->flags & F_REPLIED))

@@ -78,3 +78,13 @@ char *contact_address_key(const char *addr)
 			*p = (char)tolower((unsigned char)*p);
 	return k;
 }
+
+int event_data_machine(const char *data)
+{
+	if (!data || !strstr(data, "machine"))
+		return 0;
+	json_t *d = json_loads(data, 0, NULL);
+	int m = json_is_true(json_object_get(d, "machine"));
+	json_decref(d);
+	return m;
+}

@@ -15,17 +15,6 @@
 
 #include "store_internal.h"
 
-/* machine - data (JSON text) says "machine": true */
-static int machine(const char *data)
-{
-	if (!data || !strstr(data, "machine"))
-		return 0;
-	json_t *d = json_loads(data, 0, NULL);
-	int m = json_is_true(json_object_get(d, "machine"));
-	json_decref(d);
-	return m;
-}
-
 int store_sendat_times(struct store *s, const char *contact, int64_t since, int64_t until,
 		       int64_t **at, size_t *n, struct err *e)
 {
@@ -42,7 +31,7 @@ int store_sendat_times(struct store *s, const char *contact, int64_t since, int6
 	bint(s, st, 3, until);
 	int rc;
 	while ((rc = step(s, st, e)) == 1) {
-		if (machine(ctxt(s, st, 1)))
+		if (event_data_machine(ctxt(s, st, 1)))
 			continue;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 32;
