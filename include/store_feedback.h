@@ -64,11 +64,12 @@ int store_inbound_add(struct store *s, const struct inbound *in, int64_t *id, st
 
 /* store_send_receipt - a delivery receipt moves a send that went out to
  * "delivered" (from sent) or "bounced" (from sent or delivered), with a
- * send_log row carrying reason. 0 changed, 1 the send is not in a state
+ * send_log row at `at` (when the receipt or report says it happened)
+ * carrying reason; updated_at is now. 0 changed, 1 the send is not in a state
  * the receipt applies to (already there, or never sent): nothing changed.
  * Call inside a write transaction or alone. */
 int store_send_receipt(struct store *s, int64_t id, const char *state, const char *reason,
-		       int64_t now, struct err *e);
+		       int64_t at, int64_t now, struct err *e);
 
 /* ---- counts for /metrics ---- */
 

@@ -816,7 +816,7 @@ int feedback_receipt(struct store *s, const char *transport, const char *message
 		 cls == 'd' ? ""
 		 : hard	    ? " (hard)"
 			    : " (soft)");
-	rc = store_send_receipt(s, id, state, why, now, e);
+	rc = store_send_receipt(s, id, state, why, now, now, e);
 	if (rc == 1) {
 		r->kind = "unchanged";
 		send_row_release(&row);

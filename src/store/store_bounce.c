@@ -18,16 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_feedback.h"
 #include "store_internal.h"
-
-/* one_id - the id of the first row of st (bound), 0 when none */
-static int one_id(struct store *s, struct store_stmt *st, int64_t *id, struct err *e)
-{
-	int rc = step(s, st, e);
-	*id = rc == 1 ? cint(s, st, 0) : 0;
-	done(s, st);
-	return rc < 0 ? -1 : 0;
-}
 
 int store_bounce_find(struct store *s, int64_t verp_send, const char *message_id,
 		      const char *address, int64_t *send_id, enum bounce_by *by, struct err *e)
@@ -64,28 +56,6 @@ int store_bounce_find(struct store *s, int64_t verp_send, const char *message_id
 	}
 	*send_id = id;
 	return id ? 0 : 1;
-}
-
-/* mark_bounced - a sent or delivered send becomes bounced, with history */
-static int mark_bounced(struct store *s, int64_t id, const char *reason, int64_t at, int64_t now,
-			struct err *e)
-{
-	struct store_stmt *st = prep(s,
-		"UPDATE sends SET state = 'bounced', reason = ?, updated_at = ? "
-		"WHERE id = ? AND state IN ('sent', 'delivered')", e);
-	if (!st)
-		return -1;
-	btxt(s, st, 1, reason);
-	bint(s, st, 2, now);
-	bint(s, st, 3, id);
-	int rc = step(s, st, e);
-	int64_t changed = OPS->changes(st);
-	done(s, st);
-	if (rc < 0)
-		return -1;
-	if (!changed)
-		return 0;
-	return store_log_state(s, id, at, "bounced", reason, e);
 }
 
 int store_bounce_record(struct store *s, const struct bounce *b, int64_t now, int *recorded,
@@ -133,7 +103,9 @@ int store_bounce_record(struct store *s, const struct bounce *b, int64_t now, in
 	if (rc == 0 && inserted) {
 		*recorded = 1;
 		if (why && !b->delayed)
-			rc = mark_bounced(s, b->send_id, why, at, now, e);
+			/* 1 (not sent, or bounced already) changes nothing: fine */
+			if (store_send_receipt(s, b->send_id, "bounced", why, at, now, e) < 0)
+				rc = -1;
 		if (rc == 0 && supp && row.address && *row.address)
 			rc = store_suppress(s, row.address, row.channel ? row.channel : "email", supp,
 					    now, e);

@@ -16,16 +16,6 @@
 
 #include "store_internal.h"
 
-/* one_id - step st for one integer column: 0 found, 1 none */
-static int one_id(struct store *s, struct store_stmt *st, int64_t *id, struct err *e)
-{
-	int rc = step(s, st, e);
-	if (rc == 1)
-		*id = cint(s, st, 0);
-	done(s, st);
-	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
-}
-
 /* one_text - step st for one text column: 0 found (*out owned), 1 none */
 static int one_text(struct store *s, struct store_stmt *st, char **out, struct err *e)
 {
@@ -176,7 +166,7 @@ int store_inbound_add(struct store *s, const struct inbound *in, int64_t *id, st
 }
 
 int store_send_receipt(struct store *s, int64_t id, const char *state, const char *reason,
-		       int64_t now, struct err *e)
+		       int64_t at, int64_t now, struct err *e)
 {
 	/* one statement per target state: the states it may come from are
 	 * part of the SQL, so a race with another receipt cannot go back */
@@ -208,7 +198,7 @@ int store_send_receipt(struct store *s, int64_t id, const char *state, const cha
 			store_rollback(s);
 		return 1;
 	}
-	if (store_log_state(s, id, now, state, reason, e) < 0)
+	if (store_log_state(s, id, at, state, reason, e) < 0)
 		goto fail;
 	if (own_tx && store_commit(s, e) < 0)
 		return -1;

@@ -86,6 +86,16 @@ static inline int rows(struct store *s, struct store_stmt *st, size_t size,
 	return rc < 0 ? -1 : 0;
 }
 
+/* one_id - step st (bound) for one integer column: 0 found, 1 none (*id
+ * then 0), -1 on failure */
+static inline int one_id(struct store *s, struct store_stmt *st, int64_t *id, struct err *e)
+{
+	int rc = step(s, st, e);
+	*id = rc == 1 ? cint(s, st, 0) : 0;
+	done(s, st);
+	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+}
+
 /* store_log_state - one row of a send's history (send_log) */
 int store_log_state(struct store *s, int64_t id, int64_t now, const char *state,
 		    const char *reason, struct err *e);
