@@ -215,20 +215,27 @@ static int one_click(const struct httpd_req *rq)
 	return ok;
 }
 
+/* page_send - the send a page's token names: 0, or the answer is set (a
+ * store failure, or 404 for a send that is not there) and -1 */
+static int page_send(struct store *s, int64_t id, struct feedback_send *f, struct httpd_resp *rs)
+{
+	struct err e = {{0}};
+	int rc = feedback_send_get(s, id, f, &e);
+	if (rc < 0)
+		httpd_fail(rs, e.msg);
+	else if (rc != FEEDBACK_OK)
+		not_found(rs);
+	return rc == FEEDBACK_OK ? 0 : -1;
+}
+
 static void unsubscribe(struct store *s, int64_t id, const struct httpd_req *rq,
 			struct httpd_resp *rs)
 {
 	struct err e = {{0}};
 	struct feedback_send f;
-	int rc = feedback_send_get(s, id, &f, &e);
-	if (rc < 0) {
-		httpd_fail(rs, e.msg);
+	int rc;
+	if (page_send(s, id, &f, rs) != 0)
 		return;
-	}
-	if (rc != FEEDBACK_OK) {
-		not_found(rs);
-		return;
-	}
 	const struct words *w = words_for(&f, rq->accept_language);
 	const char *what = channel_word(w, f.channel);
 	if (strcmp(rq->method, "POST") != 0) {
@@ -311,15 +318,9 @@ static void survey(struct httpd *h, struct store *s, int64_t id, const struct ht
 {
 	struct err e = {{0}};
 	struct feedback_send f;
-	int rc = feedback_send_get(s, id, &f, &e);
-	if (rc < 0) {
-		httpd_fail(rs, e.msg);
+	int rc;
+	if (page_send(s, id, &f, rs) != 0)
 		return;
-	}
-	if (rc != FEEDBACK_OK) {
-		not_found(rs);
-		return;
-	}
 	const struct words *w = words_for(&f, rq->accept_language);
 	/* the step's `survey:`, else its campaign's; 0 to 10 when neither says */
 	enum survey_scale scale = config_survey(h->cfg, f.campaign, f.step);
