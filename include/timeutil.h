@@ -22,4 +22,9 @@ int64_t time_now(void);
 /* time_now_ms - the wall clock in milliseconds (rate limits) */
 int64_t time_now_ms(void);
 
+/* time_days_from_civil / time_civil_from_days - a proleptic Gregorian date
+ * and its day number (days since 1970-01-01), both ways */
+int64_t time_days_from_civil(int64_t y, int m, int d);
+void time_civil_from_days(int64_t z, int *y, int *m, int *d);
+
 #endif

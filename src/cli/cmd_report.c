@@ -480,31 +480,6 @@ static struct report_day *day_get(struct build *b, const char *date)
 	return &b->days[lo];
 }
 
-/* days_from_civil / civil_from_days - proleptic Gregorian dates and day
- * numbers (H. Hinnant's algorithms), for filling the days between */
-static int64_t days_from_civil(int y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 static int64_t date_number(const char *date)
 {
 	int y = 0, m = 0, d = 0;
@@ -512,7 +487,7 @@ static int64_t date_number(const char *date)
 		y = y * 10 + (date[i] - '0');
 	m = (date[5] - '0') * 10 + (date[6] - '0');
 	d = (date[8] - '0') * 10 + (date[9] - '0');
-	return days_from_civil(y, m, d);
+	return time_days_from_civil(y, m, d);
 }
 
 /* fill_days - every day from the first to the last, zeros between */
@@ -527,7 +502,7 @@ static void fill_days(struct build *b)
 	size_t j = 0;
 	for (size_t i = 0; i < r->ndays; i++) {
 		int y, m, d;
-		civil_from_days(first + (int64_t)i, &y, &m, &d);
+		time_civil_from_days(first + (int64_t)i, &y, &m, &d);
 		snprintf(r->days[i].date, sizeof(r->days[i].date), "%04d-%02d-%02d", y % 10000, m,
 			 d);
 		if (j < b->ndays && strcmp(b->days[j].date, r->days[i].date) == 0) {

@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "hash.h"
 #include "utf8.h"
+#include "timeutil.h"
 #include "xmalloc.h"
 
 #define MAX_DEPTH 8
@@ -681,16 +682,6 @@ static void arf_group(void *ud, const struct fields *f, int k)
 
 /* ---- dates ------------------------------------------------------------ */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* num - up to max digits at *p into *v; 0 when none */
 static int num(const char **p, int max, int *v)
 {
@@ -792,7 +783,7 @@ int64_t dsn_date(const char *s)
 				off = zones[i].minutes;
 		/* other zones are "-0000": unknown, taken as UTC (RFC 5322 4.3) */
 	}
-	int64_t t = days_from_civil(year, month, day) * 86400 + hh * 3600 + mm * 60 + ss;
+	int64_t t = time_days_from_civil(year, month, day) * 86400 + hh * 3600 + mm * 60 + ss;
 	return t - (int64_t)off * 60;
 }
 
