@@ -7,6 +7,10 @@ int str_ieq(const char *a, const char *b);
 /* str_trimmed - a copy without surrounding spaces and tabs; caller frees */
 char *str_trimmed(const char *s);
 
+/* str_html_entity - the HTML entity that stands for byte c in text or a
+ * quoted attribute value (& < > " '), or NULL when c stands for itself */
+const char *str_html_entity(unsigned char c);
+
 #define STR_SHOW_MAX 64 /* bytes of a value quoted in a message */
 
 /* A value prepared for a message: quoted, escaped, cut at STR_SHOW_MAX. */

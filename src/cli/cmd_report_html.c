@@ -17,6 +17,7 @@
 
 #include "cmd_report.h"
 #include "timeutil.h"
+#include "str.h"
 #include "utf8.h"
 
 /* the series, in funnel order, and their colours */
@@ -40,27 +41,11 @@ static void esc(FILE *out, const char *s)
 			p++, n--;
 			continue;
 		}
-		switch (*p) {
-		case '&':
-			fputs("&amp;", out);
-			break;
-		case '<':
-			fputs("&lt;", out);
-			break;
-		case '>':
-			fputs("&gt;", out);
-			break;
-		case '"':
-			fputs("&quot;", out);
-			break;
-		case '\'':
-			fputs("&#39;", out);
-			break;
-		default:
-			if (len > 1 || *p >= 0x20 || *p == '\t' || *p == '\n')
-				if (*p != 0x7f)
-					fwrite(p, 1, len, out);
-		}
+		const char *ent = str_html_entity(*p);
+		if (ent)
+			fputs(ent, out);
+		else if ((len > 1 || *p >= 0x20 || *p == '\t' || *p == '\n') && *p != 0x7f)
+			fwrite(p, 1, len, out); /* other controls are dropped */
 		p += len;
 		n -= len;
 	}

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "str.h"
 #include "track.h"
 #include "xmalloc.h"
 
@@ -111,25 +112,11 @@ static int link_index(struct rw *r, const char *u, size_t n)
 static void put_escaped(struct buf *out, const char *s)
 {
 	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			buf_puts(out, "&amp;");
-			break;
-		case '"':
-			buf_puts(out, "&quot;");
-			break;
-		case '\'':
-			buf_puts(out, "&#39;");
-			break;
-		case '<':
-			buf_puts(out, "&lt;");
-			break;
-		case '>':
-			buf_puts(out, "&gt;");
-			break;
-		default:
+		const char *ent = str_html_entity((unsigned char)*s);
+		if (ent)
+			buf_puts(out, ent);
+		else
 			buf_putc(out, *s);
-		}
 	}
 }
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "str.h"
 #include "xmalloc.h"
 
 #define MAX_DEPTH 64
@@ -411,11 +412,8 @@ static int truthy(const json_t *v)
 /* escape_of - the replacement for byte c in the mode, or NULL to keep it */
 static const char *escape_of(unsigned char c, enum mustache_escape esc, char u[8])
 {
-	static const char *const html[256] = {
-	    ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;",
-	};
 	if (esc == MUSTACHE_ESC_HTML)
-		return html[c];
+		return str_html_entity(c);
 	if (esc != MUSTACHE_ESC_JSON)
 		return NULL;
 	if (c == '"')

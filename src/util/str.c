@@ -69,3 +69,11 @@ const char *str_show(struct shown *sh, const char *s)
 	sh->s[o] = '\0';
 	return sh->s;
 }
+
+const char *str_html_entity(unsigned char c)
+{
+	static const char *const entity[256] = {
+	    ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;",
+	};
+	return entity[c];
+}
