@@ -62,6 +62,12 @@ void render_check_template(const struct renderer *r, const char *name, enum chan
 			   int (*known)(void *ud, const char *var), void *ud, struct diag *d,
 			   const char *cfg_file, int cfg_line);
 
+/* render_uses - 1 when any file of template name for kind (every segment
+ * and locale, text and HTML) names root ("stats" for {{stats.x}} or
+ * {{#stats}}); answered once per (name, kind, root) and remembered, so a
+ * caller can skip work the templates never read */
+int render_uses(struct renderer *r, const char *name, enum channel_kind kind, const char *root);
+
 /* render_each_bare - call fn with each text file of template name for kind
  * (not .html) and its body rendered with no data: the fixed text, the
  * least any contact gets (for limits such as SMS max_segments) */

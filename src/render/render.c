@@ -33,10 +33,17 @@ struct tmpl {
 	char err[512]; /* a compile error, reported on every use */
 };
 
+struct uses {
+	char *key; /* "NAME\nKIND\nROOT" */
+	int yes;
+};
+
 struct renderer {
 	char *dir;
 	struct tmpl *cache;
 	size_t n, cap;
+	struct uses *uses; /* render_uses answers, each found once */
+	size_t nuses;
 };
 
 struct renderer *renderer_create(const char *dir)
@@ -64,6 +71,9 @@ void renderer_free(struct renderer *r)
 	for (size_t i = 0; i < r->n; i++)
 		tmpl_release(&r->cache[i]);
 	free(r->cache);
+	for (size_t i = 0; i < r->nuses; i++)
+		free(r->uses[i].key);
+	free(r->uses);
 	free(r->dir);
 	free(r);
 }
@@ -449,6 +459,51 @@ static void names_free(char **names, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+}
+
+struct uses_ud {
+	const char *root;
+	int yes;
+};
+
+static void uses_var(void *p, const char *name, int line, enum mustache_var_kind kind,
+		     int in_section)
+{
+	struct uses_ud *u = p;
+	size_t n = strcspn(name, ".");
+	(void)line, (void)in_section;
+	if (kind != MUSTACHE_PARTIAL && strlen(u->root) == n && strncmp(name, u->root, n) == 0)
+		u->yes = 1;
+}
+
+int render_uses(struct renderer *r, const char *name, enum channel_kind kind, const char *root)
+{
+	char *key = xasprintf("%s\n%d\n%s", name, (int)kind, root);
+	for (size_t i = 0; i < r->nuses; i++)
+		if (strcmp(r->uses[i].key, key) == 0) {
+			free(key);
+			return r->uses[i].yes;
+		}
+	const char *k = channel_name(kind);
+	char *dir = xasprintf("%s/%s", r->dir, name);
+	char **names;
+	size_t n = template_files(dir, k, &names);
+	struct uses_ud u = {root, 0};
+	for (size_t i = 0; i < n && !u.yes; i++) {
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		struct tmpl *t = load(r, p, kind == CHANNEL_EMAIL && strcmp(strrchr(p, '.'), ".html") != 0);
+		if (!t->err[0]) {
+			for (size_t h = 0; h < t->nheaders; h++)
+				mustache_foreach_var(t->headers[h].value, uses_var, &u);
+			mustache_foreach_var(t->body, uses_var, &u);
+		}
+		free(p);
+	}
+	names_free(names, n);
+	free(dir);
+	r->uses = xrealloc(r->uses, (r->nuses + 1) * sizeof(*r->uses));
+	r->uses[r->nuses++] = (struct uses){key, u.yes};
+	return u.yes;
 }
 
 void render_each_bare(struct renderer *r, const char *name, enum channel_kind kind,

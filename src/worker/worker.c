@@ -148,6 +148,7 @@ struct job {
 	struct event ev;
 	int have_ev;
 	json_t *ctx;
+	int have_stats; /* ctx has "stats" */
 	char *unsub, *survey, *token;
 	struct buf reasons; /* why earlier channels were passed over */
 	int attempted;
@@ -403,13 +404,16 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 			job_flight_release(j);
 			return hold(w, j, kind, until, pwhy, now, e);
 		}
-		if (!j->ctx) {
+		if (!j->ctx)
 			j->ctx = render_context(&j->c, j->have_ev ? &j->ev : NULL, j->ordered, j->nord,
 						j->nord ? j->ordered[0] : NULL, cc->name,
 						j->row.step + 1,
 						cc->cls == CLASS_MARKETING ? j->unsub : NULL, j->survey);
+		/* stats cost a dozen queries: only for templates that read them */
+		if (!j->have_stats && render_uses(w->r, j->row.template, tc->channel, "stats")) {
 			if (stats_context(w->s, &w->cfg->stats, j->row.contact, now, j->ctx, e) < 0)
 				return -1;
+			j->have_stats = 1;
 		}
 		struct err re = {{0}};
 		j->attempted = 1;
