@@ -2,10 +2,11 @@
 .DEFAULT_GOAL := all
 .SUFFIXES:
 
-PKGS     := sqlite3 jansson libfyaml icu-uc icu-i18n openssl libcurl libmicrohttpd
+PKGS     := sqlite3 libpq jansson libfyaml icu-uc icu-i18n openssl libcurl libmicrohttpd
 DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
             libfyaml-dev libicu-dev libssl-dev libcmocka-dev python3 \
             libcurl4-openssl-dev libesmtp-dev openssl python3-aiosmtpd python3-dkim \
+            libpq-dev postgresql \
             postfix nghttp2-server libmicrohttpd-dev chromium fonts-noto-cjk
 
 CC       ?= cc

@@ -20,6 +20,9 @@ struct store;
 /* store_open - connect (no schema check); NULL with e set on failure */
 struct store *store_open(const char *url, struct err *e);
 void store_close(struct store *s);
+/* store_url_shown - url for messages: a password in it becomes "***"
+ * (caller frees) */
+char *store_url_shown(const char *url);
 const char *store_backend(const struct store *s);
 /* store_migrate - bring the schema to STORE_SCHEMA_VERSION; idempotent */
 int store_migrate(struct store *s, int *from, int *to, struct err *e);
@@ -77,6 +80,10 @@ struct event_row {
 int store_events_pending(struct store *s, int limit, struct event_row **out, size_t *n,
 			 struct err *e);
 int store_event_done(struct store *s, int64_t id, struct err *e);
+/* store_event_take - in a transaction: 1 when event id is still to be
+ * processed and is now this transaction's (another worker skips it until
+ * commit), 0 when another worker has it or has processed it, -1 on failure */
+int store_event_take(struct store *s, int64_t id, struct err *e);
 /* store_event_get - 0 found, 1 not found */
 int store_event_get(struct store *s, int64_t id, struct event *out, struct err *e);
 void event_rows_free(struct event_row *r, size_t n);

@@ -1,4 +1,4 @@
-/* store_backend.h - what a store backend implements (SQLite now, PostgreSQL next).
+/* store_backend.h - what a store backend implements (SQLite, PostgreSQL).
  *
  * The domain queries live once, in store.c, written in the SQL both engines
  * speak (`?` placeholders, INSERT ... ON CONFLICT, RETURNING). A backend
@@ -53,8 +53,16 @@ struct store_ops {
 	void (*notify)(void *db);
 	/* wait - MAY: sleep up to timeout_ms or until notified; 1 notified, 0 timeout */
 	int (*wait)(void *db, int64_t timeout_ms);
+	/* lock - MAY: take the store-wide bookkeeping lock until the transaction
+	 * ends (caps, rate buckets, enrollment limits, migrations). A backend
+	 * whose write transactions are already serialized (SQLite) has none */
+	int (*lock)(void *db, struct err *e);
+	/* row_locks - 1 when SELECT ... FOR UPDATE SKIP LOCKED is understood:
+	 * claims then skip rows another worker is taking */
+	int row_locks;
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

@@ -22,16 +22,18 @@ int cmd_init(struct cli *c)
 	struct store *s = cli_store(cfg, 0);
 	struct err e = {{0}};
 	int from, to, rc = EXIT_OK;
+	char *shown = store_url_shown(cfg->store);
 	if (store_migrate(s, &from, &to, &e) < 0) {
 		fprintf(stderr, "outreach: init: %s\n", e.msg);
 		rc = EXIT_RUNTIME;
 	} else if (from == to) {
-		printf("store %s (%s) is up to date at schema version %d\n", cfg->store,
-		       store_backend(s), to);
+		printf("store %s (%s) is up to date at schema version %d\n", shown, store_backend(s),
+		       to);
 	} else {
-		printf("store %s (%s) migrated from schema version %d to %d\n", cfg->store,
+		printf("store %s (%s) migrated from schema version %d to %d\n", shown,
 		       store_backend(s), from, to);
 	}
+	free(shown);
 	store_close(s);
 	config_free(cfg);
 	return rc;

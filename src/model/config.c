@@ -1412,6 +1412,13 @@ static void load_root(struct loader *ld)
 		load_campaigns(ld, root, &p);
 		load_stats(ld, root, &p);
 	}
+	/* OUTREACH_STORE wins over store: (a password kept out of the file,
+	 * one config pointed at another store) */
+	const char *env_store = getenv("OUTREACH_STORE");
+	if (env_store && *env_store) {
+		free(c->store);
+		c->store = xstrdup(env_store);
+	}
 	if (!c->store)
 		c->store = xstrdup(DEFAULT_STORE);
 	if (!c->templates)

@@ -217,6 +217,10 @@ static int consent(struct store *s, const struct event *ev, int64_t now, struct 
 static int process_event(struct store *s, const struct config *cfg, int64_t id,
 			 const struct event *ev, int64_t now, struct sched_stats *st, struct err *e)
 {
+	/* another worker may have taken it since the pending list was read */
+	int mine = store_event_take(s, id, e);
+	if (mine <= 0)
+		return mine;
 	if (consent(s, ev, now, e) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->ncampaigns; i++) {
@@ -232,7 +236,7 @@ static int process_event(struct store *s, const struct config *cfg, int64_t id,
 	}
 	if (cancel_unless(s, cfg, ev, now, st, e) < 0)
 		return -1;
-	return store_event_done(s, id, e);
+	return store_event_done(s, id, e) < 0 ? -1 : 1;
 }
 
 int schedule_events(struct store *s, const struct config *cfg, int64_t now, int limit, int *more,
@@ -250,12 +254,13 @@ int schedule_events(struct store *s, const struct config *cfg, int64_t now, int 
 			break;
 		}
 		rc = process_event(s, cfg, rows[i].id, &rows[i].ev, now, st, e);
-		if (rc == 0)
-			rc = store_commit(s, e);
+		if (rc >= 0)
+			rc = store_commit(s, e) < 0 ? -1 : rc;
 		else
 			store_rollback(s);
-		if (rc == 0)
+		if (rc > 0)
 			st->events++;
+		rc = rc < 0 ? -1 : 0;
 	}
 	*more = rc == 0 && (int)n == limit;
 	event_rows_free(rows, n);

@@ -22,6 +22,7 @@
 
 static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
+	&store_pg_ops,
 };
 
 struct store *store_open(const char *url, struct err *e)
@@ -39,7 +40,7 @@ struct store *store_open(const char *url, struct err *e)
 	}
 	/* the scheme only: a URL may carry a password */
 	const char *colon = strstr(url, "://");
-	err_set(e, "store %.*s://...: no backend serves this URL (this build has: sqlite)",
+	err_set(e, "store %.*s://...: no backend serves this URL (this build has: sqlite, postgresql)",
 		colon ? (int)(colon - url) : 0, url);
 	return NULL;
 }
@@ -52,6 +53,20 @@ void store_close(struct store *s)
 	free(s);
 }
 
+char *store_url_shown(const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	if (!scheme)
+		return xstrdup(url);
+	const char *auth = scheme + 3;
+	size_t alen = strcspn(auth, "/?#");
+	const char *at = memrchr(auth, '@', alen);
+	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (!colon)
+		return xstrdup(url);
+	return xasprintf("%.*s:***%s", (int)(colon - url), url, at);
+}
+
 const char *store_backend(const struct store *s)
 {
 	return s->ops->name;
@@ -62,12 +77,14 @@ int store_begin(struct store *s, struct err *e)
 	if (OPS->begin(s->db, 1, e) < 0)
 		return -1;
 	s->in_tx = 1;
+	s->locked = 0;
 	return 0;
 }
 
 int store_commit(struct store *s, struct err *e)
 {
 	s->in_tx = 0;
+	s->locked = 0;
 	if (OPS->commit(s->db, e) < 0) {
 		OPS->rollback(s->db);
 		return -1;
@@ -78,6 +95,7 @@ int store_commit(struct store *s, struct err *e)
 void store_rollback(struct store *s)
 {
 	s->in_tx = 0;
+	s->locked = 0;
 	OPS->rollback(s->db);
 }
 
@@ -114,7 +132,7 @@ int store_migrate(struct store *s, int *from, int *to, struct err *e)
 	int v;
 	if (store_begin(s, e) < 0)
 		return -1;
-	if (schema_version(s, &v, e) < 0)
+	if (book_lock(s, e) < 0 || schema_version(s, &v, e) < 0)
 		goto fail;
 	*from = v;
 	if (v > STORE_SCHEMA_VERSION) {
@@ -153,6 +171,9 @@ int store_ready(struct store *s, struct err *e)
 	int rc = step(s, st, e);
 	int v = rc == 1 ? (int)strtol(ctxt(s, st, 0), NULL, 10) : 0;
 	done(s, st);
+	/* no meta table: SQLite says so at prepare, PostgreSQL at the first step */
+	if (rc < 0 && strstr(e->msg, "\"meta\" does not exist"))
+		return err_set(e, "store is not initialized: run `outreach init`");
 	if (rc < 0)
 		return -1;
 	if (v == 0)
@@ -517,6 +538,18 @@ int store_event_done(struct store *s, int64_t id, struct err *e)
 	return run(s, st, e);
 }
 
+int store_event_take(struct store *s, int64_t id, struct err *e)
+{
+	struct store_stmt *st = prep(s, FOR_UPDATE(s,
+		"SELECT id FROM events WHERE id = ? AND processed = 0"), e);
+	if (!st)
+		return -1;
+	bint(s, st, 1, id);
+	int64_t got;
+	int rc = one_id(s, st, &got, e);
+	return rc < 0 ? -1 : rc == 0;
+}
+
 int store_event_get(struct store *s, int64_t id, struct event *out, struct err *e)
 {
 	struct store_stmt *st =
@@ -764,6 +797,8 @@ int store_enroll(struct store *s, const char *campaign, const char *contact,
 int store_cap_nth(struct store *s, const char *contact, int scope, int64_t since, int64_t self,
 		  int64_t now, int nth, int64_t *t, struct err *e)
 {
+	if (book_lock(s, e) < 0)
+		return -1;
 	struct store_stmt *st = prep(s,
 		"SELECT t FROM ("
 		"SELECT sent_at AS t FROM sends WHERE contact_id = ? AND sent_at IS NOT NULL "
@@ -808,6 +843,8 @@ int store_rate_take(struct store *s, const char *key, double per_sec, double bur
 {
 	double tokens = burst;
 	int64_t at = now_ms;
+	if (book_lock(s, e) < 0)
+		return -1;
 	struct store_stmt *st = prep(s, "SELECT tokens, at_ms FROM rate_buckets WHERE key = ?", e);
 	if (!st)
 		return -1;
@@ -846,6 +883,8 @@ int store_rate_take(struct store *s, const char *key, double per_sec, double bur
 int store_enrollment_history(struct store *s, const char *campaign, const char *contact,
 			     int64_t *count, int64_t *last_trigger_at, struct err *e)
 {
+	if (book_lock(s, e) < 0)
+		return -1;
 	struct store_stmt *st = prep(s,
 		"SELECT COUNT(*), MAX(trigger_at) FROM enrollments WHERE campaign = ? AND contact_id = ?",
 		e);
@@ -1032,9 +1071,9 @@ int store_claim(struct store *s, const char *owner, int64_t now, int64_t lease, 
 	if (store_begin(s, e) < 0)
 		return -1;
 	/* expired leases first: they are the oldest work */
-	struct store_stmt *st = prep(s,
+	struct store_stmt *st = prep(s, FOR_UPDATE(s,
 		"SELECT id FROM sends WHERE state = 'sending' AND lease_until <= ? "
-		"ORDER BY lease_until LIMIT ?", e);
+		"ORDER BY lease_until LIMIT ?"), e);
 	if (!st)
 		goto fail;
 	bint(s, st, 1, now);
@@ -1043,9 +1082,9 @@ int store_claim(struct store *s, const char *owner, int64_t now, int64_t lease, 
 		goto fail;
 	size_t expired = nids;
 	for (int prio = 0; prio <= 1 && (int)nids < limit; prio++) {
-		st = prep(s,
+		st = prep(s, FOR_UPDATE(s,
 			"SELECT id FROM sends WHERE state IN ('scheduled', 'deferred') AND priority = ? "
-			"AND due_at <= ? ORDER BY due_at, id LIMIT ?", e);
+			"AND due_at <= ? ORDER BY due_at, id LIMIT ?"), e);
 		if (!st)
 			goto fail;
 		bint(s, st, 1, prio);
@@ -1124,7 +1163,7 @@ int store_send_update(struct store *s, int64_t id, const char *owner, const stru
 		"segments = CASE WHEN ? > 0 THEN ? ELSE segments END, "
 		"attempts = attempts + ?, owner = NULL, lease_until = NULL, updated_at = ?, "
 		"sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "
-		"WHERE id = ? AND (? IS NULL OR owner = ?)", e);
+		"WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR owner = ?)", e);
 	if (!st)
 		goto fail;
 	btxt(s, st, 1, u->state);
@@ -1472,7 +1511,7 @@ int store_report(struct store *s, const char *campaign, int64_t since,
 {
 	struct store_stmt *st = prep(s,
 		"SELECT campaign, step, COALESCE(channel, ''), COALESCE(template, ''), state, COUNT(*) "
-		"FROM sends WHERE (? IS NULL OR campaign = ?) AND created_at >= ? "
+		"FROM sends WHERE (CAST(? AS TEXT) IS NULL OR campaign = ?) AND created_at >= ? "
 		"GROUP BY campaign, step, COALESCE(channel, ''), COALESCE(template, ''), state "
 		"ORDER BY campaign, step, 3, 4, state", e);
 	if (!st)

@@ -15,7 +15,26 @@ struct store {
 	const struct store_ops *ops;
 	void *db;
 	int in_tx;
+	int locked; /* the bookkeeping lock is held (until commit/rollback) */
 };
+
+/* FOR_UPDATE - sql, with FOR UPDATE SKIP LOCKED where the backend has row
+ * locks (both are static strings: statements are cached by pointer) */
+#define FOR_UPDATE(s, sql) ((s)->ops->row_locks ? sql " FOR UPDATE SKIP LOCKED" : sql)
+
+/* book_lock - take the store-wide bookkeeping lock once per transaction
+ * before reading what another worker may be deciding at the same moment
+ * (caps, rate buckets, enrollment limits); a no-op on SQLite, whose write
+ * transactions are serialized already */
+static inline int book_lock(struct store *s, struct err *e)
+{
+	if (!s->ops->lock || s->locked)
+		return 0;
+	if (s->ops->lock(s->db, e) < 0)
+		return -1;
+	s->locked = s->in_tx;
+	return 0;
+}
 
 
 /* Thin wrappers: the ops table is reached only through these. */

@@ -12,7 +12,7 @@
 #include "store_internal.h"
 
 /* the sends a filter selects: ?1 ?2 campaign, ?3 since */
-#define SENDS_WHERE "(? IS NULL OR s.campaign = ?) AND s.created_at >= ?"
+#define SENDS_WHERE "(CAST(? AS TEXT) IS NULL OR s.campaign = ?) AND s.created_at >= ?"
 
 static void bind_filter(struct store *s, struct store_stmt *st, int first,
 			const struct report_filter *f)
@@ -99,7 +99,7 @@ int store_report_campaigns(struct store *s, const struct report_filter *f,
 {
 	struct store_stmt *st = prep(s,
 		"SELECT s.campaign FROM sends s WHERE " SENDS_WHERE " UNION "
-		"SELECT en.campaign FROM enrollments en WHERE (? IS NULL OR en.campaign = ?) "
+		"SELECT en.campaign FROM enrollments en WHERE (CAST(? AS TEXT) IS NULL OR en.campaign = ?) "
 		"AND en.created_at >= ? ORDER BY 1", e);
 	if (!st)
 		return -1;

@@ -52,7 +52,8 @@ static int sq_err(struct sqlite_db *db, struct err *e, const char *what)
 
 static int sqlite_accepts(const char *url)
 {
-	return strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0;
+	/* a path, or sqlite://PATH; any other scheme is another backend's */
+	return strncmp(url, "sqlite://", 9) == 0 || !strstr(url, "://");
 }
 
 static int sqlite_open(const char *url, void **out, struct err *e)

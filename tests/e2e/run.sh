@@ -26,6 +26,25 @@ unset OUTREACH_CONFIG
 
 # ---------------------------------------------------------------- helpers
 
+# PostgreSQL: with OUTREACH_TEST_PG (a server URL; `make test` starts a
+# throwaway cluster, tests/pgtmp.sh) every case runs on a database of its
+# own, named through OUTREACH_STORE, which overrides the configs' store:
+# lines; `sqlite3 DB SQL` and `sqlite3 DB .dump` then ask that database
+# (DB is ignored: a case has one store), so the cases are the same on both.
+on_pg() { [ -n "${OUTREACH_TEST_PG:-}" ]; }
+if on_pg; then
+	sqlite3() {
+		shift
+		if [ $# = 0 ]; then
+			psql -X -q -At -v ON_ERROR_STOP=1 "$OUTREACH_STORE"
+		elif [ "$1" = .dump ]; then
+			pg_dump --data-only --inserts --no-owner "$OUTREACH_STORE"
+		else
+			psql -X -q -At -v ON_ERROR_STOP=1 "$OUTREACH_STORE" -c "$1"
+		fi
+	}
+fi
+
 # fail WHY - end the current case (a subshell) as failed
 fail() {
 	# the first failure wins: a fail inside $(...) only ends that subshell
@@ -804,6 +823,14 @@ failed=0
 for name in "$@"; do
 	T="$WORK/$name"
 	mkdir -p "$T"
+	if on_pg; then
+		# a fresh database per case
+		OUTREACH_STORE="${OUTREACH_TEST_PG%/*}/e2e_$name"
+		export OUTREACH_STORE
+		psql -X -q "${OUTREACH_TEST_PG%/*}/postgres" -c "DROP DATABASE IF EXISTS e2e_$name" \
+			-c "CREATE DATABASE e2e_$name" >/dev/null 2>"$T/.pg" ||
+			{ echo "not ok - $name: cannot create its database: $(head -c 300 "$T/.pg")"; failed=$((failed + 1)); continue; }
+	fi
 	timeout 40 sh "$ROOT/tests/e2e/run.sh" --case "$T" "$name" >"$T/.log" 2>&1
 	rc=$?
 	if [ "$rc" = 0 ] && [ ! -s "$T/.why" ]; then

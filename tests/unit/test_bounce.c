@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store_url.h"
 #include "store_bounce.h"
 
 #define T0 1772355600LL /* 2026-03-01T09:00:00Z */
@@ -55,7 +56,7 @@ static int setup(void **state)
 {
 	(void)state;
 	int from, to;
-	s = store_open(":memory:", &e);
+	s = store_open(test_store_url(":memory:"), &e);
 	assert_non_null(s);
 	ok(store_migrate(s, &from, &to, &e));
 	return 0;

@@ -21,6 +21,7 @@
 #include "err.h"
 #include "schedule.h"
 #include "store.h"
+#include "store_url.h"
 #include "timeutil.h"
 
 #define FIXTURE "tests/data/sched/sched.yaml"
@@ -56,7 +57,7 @@ static int group_teardown(void **state)
 static int setup(void **state)
 {
 	struct err e = {{0}};
-	struct store *s = store_open(":memory:", &e);
+	struct store *s = store_open(test_store_url(":memory:"), &e);
 	int from, to;
 	if (!s || store_migrate(s, &from, &to, &e) != 0) {
 		fprintf(stderr, "store: %s\n", e.msg);

@@ -25,6 +25,7 @@
 #include "schedule.h"
 #include "sendtime.h"
 #include "store.h"
+#include "store_url.h"
 #include "store_sendat.h"
 #include "timeutil.h"
 #include "tz.h"
@@ -408,7 +409,7 @@ static void test_schedule(void **state)
 	assert_non_null(cfg);
 	assert_int_equal(d.errors, 0);
 	struct err e = {{0}};
-	struct store *s = store_open(":memory:", &e);
+	struct store *s = store_open(test_store_url(":memory:"), &e);
 	int from, to;
 	assert_non_null(s);
 	assert_int_equal(store_migrate(s, &from, &to, &e), 0);

@@ -27,6 +27,7 @@
 #include "schedule.h"
 #include "stats.h"
 #include "store.h"
+#include "store_url.h"
 #include "timeutil.h"
 
 #define DAY INT64_C(86400)
@@ -62,7 +63,7 @@ static int64_t rnd_in(int64_t lo, int64_t hi)
 static struct store *open_store(void)
 {
 	struct err e = {{0}};
-	struct store *s = store_open(":memory:", &e);
+	struct store *s = store_open(test_store_url(":memory:"), &e);
 	int from, to;
 	if (!s || store_migrate(s, &from, &to, &e) != 0)
 		fail_msg("store: %s", e.msg);

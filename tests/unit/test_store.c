@@ -18,6 +18,7 @@
 #include "contact.h"
 #include "err.h"
 #include "store.h"
+#include "store_url.h"
 #include "timeutil.h"
 
 #define T0 1700000000LL /* a fixed "now" */
@@ -27,7 +28,7 @@
 static struct store *open_db(int migrate)
 {
 	struct err e = {{0}};
-	struct store *s = store_open(":memory:", &e);
+	struct store *s = store_open(test_store_url(":memory:"), &e);
 	if (!s)
 		fail_msg("store_open: %s", e.msg);
 	if (migrate) {
@@ -181,7 +182,8 @@ static void test_migrate(void **state)
 	(void)state;
 	struct err e = {{0}};
 	struct store *s = open_db(0);
-	assert_string_equal(store_backend(s), "sqlite");
+	const char *pg = getenv("OUTREACH_TEST_PG");
+	assert_string_equal(store_backend(s), pg && *pg ? "postgresql" : "sqlite");
 	assert_int_equal(store_ready(s, &e), -1);
 	assert_non_null(strstr(e.msg, "not initialized"));
 
@@ -201,13 +203,21 @@ static void test_migrate(void **state)
 	store_close(s);
 }
 
-static void test_open_postgres_refused(void **state)
+/* a server that is not there: one line naming it, never the password */
+static void test_open_postgres_unreachable(void **state)
 {
 	(void)state;
 	struct err e = {{0}};
-	struct store *s = store_open("postgresql://localhost/x", &e);
+	struct store *s = store_open("postgresql://u:s3cr3t@127.0.0.1:1/x", &e);
+	assert_null(s);
+	assert_non_null(strstr(e.msg, "cannot connect"));
+	assert_non_null(strstr(e.msg, "u@127.0.0.1:1/x"));
+	assert_null(strstr(e.msg, "s3cr3t"));
+	assert_null(strchr(e.msg, '\n'));
+	s = store_open("mysql://u:s3cr3t@h/x", &e);
 	assert_null(s);
 	assert_non_null(strstr(e.msg, "no backend"));
+	assert_null(strstr(e.msg, "s3cr3t"));
 }
 
 /* ---- contacts ---- */
@@ -850,7 +860,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migrate),
-		cmocka_unit_test(test_open_postgres_refused),
+		cmocka_unit_test(test_open_postgres_unreachable),
 		cmocka_unit_test_setup_teardown(test_contact_upsert_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_dedup, setup, teardown),
