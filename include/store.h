@@ -255,8 +255,9 @@ int store_suppressions(struct store *s, void (*fn)(void *ud, const struct suppre
 int store_unsuppress(struct store *s, char *const *addresses, size_t n, int *removed,
 		     struct err *e);
 /* store_snapshot - a consistent copy of the whole store in a new SQLite
- * file at path (which must not exist), for `plan` to simulate on; the
- * SQLite backend only for now */
+ * file at path (which must not exist), for `plan` to simulate on: SQLite
+ * with VACUUM INTO, other backends table by table from one read-only
+ * snapshot, streamed through a cursor */
 int store_snapshot(struct store *s, const char *path, struct err *e);
 
 /* ---- workers ---- */

@@ -43,6 +43,8 @@ struct store_ops {
 	double (*col_double)(struct store_stmt *st, int i);
 	const char *(*col_text)(struct store_stmt *st, int i);
 	int (*col_null)(struct store_stmt *st, int i);
+	/* col_count - MUST: columns of the current row */
+	int (*col_count)(struct store_stmt *st);
 	/* changes - MUST: rows changed by the last completed statement */
 	int64_t (*changes)(struct store_stmt *st);
 	/* reset - MUST: done with the statement for now */

@@ -1,7 +1,8 @@
 /* cmd_plan.c - plan: what the next N days would send, under every policy
  *
  * plan never writes the real store. It takes a consistent copy of it
- * (store_snapshot: VACUUM INTO) into a private temporary folder (mkdtemp,
+ * (store_snapshot: a SQLite file, by VACUUM INTO or, from PostgreSQL, copied
+ * from one read-only snapshot) into a private temporary folder (mkdtemp,
  * mode 0700), closes the real store, and runs the real worker on the copy
  * with every transport a stand-in that accepts each message at once and
  * sends nothing (worker_opts.simulate), stepping a fixed clock from one due
@@ -434,13 +435,6 @@ int cmd_plan(struct cli *c)
 	int64_t now = nowv ? cli_time("--now", nowv) : time_now();
 	int64_t end = now + (int64_t)days * 86400;
 	struct config *cfg = cli_config(c);
-	if (strncmp(cfg->store, "postgres", 8) == 0) {
-		/* no URL in the message: it may carry a password */
-		fprintf(stderr, "outreach: plan: simulating on a PostgreSQL store is not supported "
-				"yet (plan copies SQLite stores only)\n");
-		config_free(cfg);
-		return EXIT_RUNTIME;
-	}
 	struct store *s = cli_store(cfg, 1);
 	/* from here on a signal stops the simulation and lets the folder go */
 	struct sigaction sa, old_int, old_term;

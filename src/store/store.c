@@ -1398,15 +1398,97 @@ fail:
 	return -1;
 }
 
+/* every table of the schema, in an order that satisfies its foreign keys */
+static const char *const snapshot_tables[] = {
+	"contacts", "subscriptions", "events", "contact_segments", "enrollments", "sends",
+	"send_log", "attempts", "suppressions", "workers", "rate_buckets", "links", "inbound",
+};
+
+/* insert_sql - "INSERT INTO t VALUES (?, ...)" for table i with n columns:
+ * built once and kept, since statements are cached by their SQL pointer */
+static const char *insert_sql(size_t i, int n)
+{
+	static char *sql[sizeof(snapshot_tables) / sizeof(snapshot_tables[0])];
+	static int cols[sizeof(snapshot_tables) / sizeof(snapshot_tables[0])];
+	if (!sql[i] || cols[i] != n) {
+		struct buf b = BUF_INIT;
+		buf_printf(&b, "INSERT INTO %s VALUES (", snapshot_tables[i]);
+		for (int c = 0; c < n; c++)
+			buf_puts(&b, c ? ", ?" : "?");
+		buf_puts(&b, ")");
+		/* never freed: a store may still cache a statement under the old pointer */
+		sql[i] = buf_detach(&b);
+		cols[i] = n;
+	}
+	return sql[i];
+}
+
+/* copy_table - stream table i of s (its cursor "snapshot_rows" open) into d */
+static int copy_table(struct store *s, struct store *d, size_t i, struct err *e)
+{
+	for (;;) {
+		struct store_stmt *st = prep(s, "FETCH 2000 FROM snapshot_rows", e);
+		if (!st)
+			return -1;
+		int rc, got = 0;
+		while ((rc = step(s, st, e)) == 1) {
+			int n = OPS->col_count(st);
+			struct store_stmt *ins = prep(d, insert_sql(i, n), e);
+			if (!ins) {
+				done(s, st);
+				return -1;
+			}
+			for (int c = 0; c < n; c++)
+				btxt(d, ins, c + 1, ctxt(s, st, c));
+			if (run(d, ins, e) < 0) {
+				done(s, st);
+				return -1;
+			}
+			got++;
+		}
+		done(s, st);
+		if (rc < 0)
+			return -1;
+		if (got == 0)
+			return 0;
+	}
+}
+
 int store_snapshot(struct store *s, const char *path, struct err *e)
 {
-	struct store_stmt *st = prep(s, "VACUUM INTO ?", e);
-	if (!st)
-		return -1;
-	btxt(s, st, 1, path);
-	int rc = step(s, st, e);
-	done(s, st);
-	return rc < 0 ? -1 : 0;
+	if (strcmp(OPS->name, "sqlite") == 0) {
+		struct store_stmt *st = prep(s, "VACUUM INTO ?", e);
+		if (!st)
+			return -1;
+		btxt(s, st, 1, path);
+		int rc = step(s, st, e);
+		done(s, st);
+		return rc < 0 ? -1 : 0;
+	}
+	struct store *d = store_open(path, e);
+	int from, to, rc = -1;
+	if (!d || store_migrate(d, &from, &to, e) < 0 || store_begin(d, e) < 0)
+		goto out;
+	if (OPS->exec(s->db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", e) < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(snapshot_tables) / sizeof(snapshot_tables[0]); i++) {
+		char *declare = xasprintf("DECLARE snapshot_rows NO SCROLL CURSOR FOR SELECT * FROM %s",
+					  snapshot_tables[i]);
+		int bad = OPS->exec(s->db, declare, e) < 0 || copy_table(s, d, i, e) < 0 ||
+			  OPS->exec(s->db, "CLOSE snapshot_rows", e) < 0;
+		free(declare);
+		if (bad) {
+			err_prefix(e, "copying %s", snapshot_tables[i]);
+			goto out;
+		}
+	}
+	rc = store_commit(d, e);
+out:
+	OPS->rollback(s->db); /* the read-only transaction */
+	if (d && rc < 0)
+		store_rollback(d);
+	store_close(d);
+	return rc;
 }
 
 /* ---- workers ---- */

@@ -19,7 +19,6 @@
  * prepared statements are prepared again. Errors name the server as
  * user@host:port/db, never the password.
  */
-#include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <stdio.h>
@@ -411,6 +410,11 @@ static int pg_col_null(struct store_stmt *s, int i)
 	return cell(s, i) == NULL;
 }
 
+static int pg_col_count(struct store_stmt *s)
+{
+	return s->res ? PQnfields(s->res) : 0;
+}
+
 static int64_t pg_changes(struct store_stmt *s)
 {
 	return s->changes;
@@ -462,7 +466,8 @@ static int pg_wait(void *p, int64_t timeout_ms)
 		if (left <= 0)
 			return 0;
 		struct pollfd pfd = {.fd = PQsocket(db->c), .events = POLLIN};
-		if (pfd.fd < 0 || (poll(&pfd, 1, (int)left) < 0 && errno != EINTR))
+		/* a signal ends the wait: the worker looks at its stop flag */
+		if (pfd.fd < 0 || poll(&pfd, 1, (int)left) < 0)
 			return 0;
 		if (PQstatus(db->c) != CONNECTION_OK)
 			return 0;
@@ -489,6 +494,7 @@ const struct store_ops store_pg_ops = {
 	.col_double = pg_col_double,
 	.col_text = pg_col_text,
 	.col_null = pg_col_null,
+	.col_count = pg_col_count,
 	.changes = pg_changes,
 	.reset = pg_reset,
 	.migrations = pg_migrations,

@@ -250,6 +250,11 @@ static int sqlite_col_null(struct store_stmt *s, int i)
 	return sqlite3_column_type(s->st, i) == SQLITE_NULL;
 }
 
+static int sqlite_col_count(struct store_stmt *s)
+{
+	return sqlite3_column_count(s->st);
+}
+
 static int64_t sqlite_changes(struct store_stmt *s)
 {
 	return s->changes;
@@ -322,6 +327,7 @@ const struct store_ops store_sqlite_ops = {
 	.col_double = sqlite_col_double,
 	.col_text = sqlite_col_text,
 	.col_null = sqlite_col_null,
+	.col_count = sqlite_col_count,
 	.changes = sqlite_changes,
 	.reset = sqlite_reset,
 	.migrations = sqlite_migrations,

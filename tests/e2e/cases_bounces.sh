@@ -29,10 +29,10 @@ EOF
 # bounces_py - write $T/mk.py: reports about the sends of the outbox
 bounces_py() {
 	cat >"$T/mk.py" <<'EOF'
-import email, email.policy, hashlib, hmac, os, sqlite3, sys
+import email, email.policy, hashlib, hmac, os, storedb, sys
 
 secret, db, outbox, out = sys.argv[1].encode(), sys.argv[2], sys.argv[3], sys.argv[4]
-con = sqlite3.connect(db)
+con = storedb.connect(db)
 
 def send(contact):
     return con.execute("select id, message_id from sends where contact_id = ? and campaign = 'news' "

@@ -70,11 +70,13 @@ c_experiment_lift() {
 	# the same assignment on another store, by two workers, and on a rerun
 	cp "$T/o.yaml" "$T/o.yaml.keep"
 	sed -i "s|$T/o.db|$T/o2.db|; s|$T/outbox|$T/outbox2|" "$T/o.yaml"
+	use_store "$T/o2.db"
 	ok_o init
 	ok_o contacts import "$T/c.csv"
 	ok_o events import "$T/old.jsonl"
 	ok_o run --once --workers 2 --now "$EXP_NOW"
 	mv "$T/o.yaml.keep" "$T/o.yaml"
+	use_store "$T/o.db"
 	exp_arms "$T/o2.db" >"$T/arms2"
 	cmp -s "$T/arms" "$T/arms2" || fail "another store with 2 workers assigned differently: $(diff "$T/arms" "$T/arms2" | head -3 | tr '\n' ' ')"
 	ok_o run --once --now 2026-03-02T10:00:00Z

@@ -60,6 +60,7 @@ sq() {
 # the given option lines (indented 4), transport email an outbox, and the
 # campaign hello on purchase with steps channels CHANNELS (default sms, email)
 cfg_http() {
+	use_store "$T/o.db"
 	cat >"$T/o.yaml" <<EOF
 store: $T/o.db
 templates: $DATA/templates
@@ -224,7 +225,7 @@ c_http_retry() {
 		row=$(sq "SELECT state || '|' || provider_id FROM sends WHERE contact_id = '$c'")
 		case "$row" in "sent|m"[0-9]*) ;; *) fail "$c after recovery: '$row', want sent with an id" ;; esac
 		id=$(sq "SELECT id FROM sends WHERE contact_id = '$c'")
-		a=$(sq "SELECT group_concat(status || ' ' || code, ', ') FROM (SELECT status, code FROM attempts WHERE send_id = $id ORDER BY id)")
+		a=$(sq "SELECT group_concat(status || ' ' || code, ', ') FROM (SELECT status, code FROM attempts WHERE send_id = $id ORDER BY id) AS q")
 		[ "$a" = "defer http 429, defer http 500, ok http 200" ] || fail "$c's attempts: '$a'"
 		n=$(sq "SELECT COUNT(DISTINCT at) FROM attempts WHERE send_id = $id")
 		[ "$n" = 3 ] || fail "$c's attempts do not carry their own times: $n distinct"
@@ -249,7 +250,7 @@ c_http_fallback() {
 		row=$(sq "SELECT state || '|' || transport FROM sends WHERE contact_id = '$c'")
 		[ "$row" = "sent|email" ] || fail "$c: '$row', want sent|email"
 		id=$(sq "SELECT id FROM sends WHERE contact_id = '$c'")
-		a=$(sq "SELECT group_concat(transport || ' ' || status || ' ' || code, ', ') FROM (SELECT * FROM attempts WHERE send_id = $id ORDER BY id)")
+		a=$(sq "SELECT group_concat(transport || ' ' || status || ' ' || code, ', ') FROM (SELECT * FROM attempts WHERE send_id = $id ORDER BY id) AS q")
 		[ "$a" = "sms fail http 400, email ok ok" ] || fail "$c's attempts: '$a'"
 	done
 	r=$(sq "SELECT reason FROM attempts WHERE code = 'http 400' LIMIT 1")

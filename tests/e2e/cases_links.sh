@@ -30,6 +30,7 @@ EOF
 </body></html>
 EOF
 	printf '【Acme】{{name}} 新品 https://shop.example.com/s?id={{id}} 限时优惠，先到先得！回复TD退订\n' >"$T/tpl/promo/sms.txt"
+	use_store "$T/o.db"
 	cat >"$T/o.yaml" <<EOF
 store: $T/o.db
 templates: $T/tpl
@@ -79,11 +80,11 @@ EOF
 # links_py - write $T/lk.py: checks of one message against the links table
 links_py() {
 	cat >"$T/lk.py" <<'EOF'
-import email, email.policy, hashlib, hmac, json, re, sqlite3, sys
+import email, email.policy, hashlib, hmac, json, re, storedb, sys
 
 SECRET = sys.argv[1].encode()
 BASE = sys.argv[2]
-db = sqlite3.connect(sys.argv[3])
+db = storedb.connect(sys.argv[3])
 cmd, path, send = sys.argv[4], sys.argv[5], int(sys.argv[6])
 
 def tok(kind, link):

@@ -10,6 +10,7 @@ c_loop_smtp() {
 	printf 'Subject: 给{{name}}的优惠\n\n{{name}}，您好：本周优惠 https://shop.example.com/sale?c=1 。\n' >"$T/tpl/offer/email.txt"
 	printf '<p>{{name}}，您好：<a href="https://shop.example.com/sale?c=1">本周优惠</a></p>\n' >"$T/tpl/offer/email.html"
 	printf 'Subject: 还在考虑吗，{{name}}？\n\nAGAIN {{name}}\n' >"$T/tpl/again/email.txt"
+	use_store "$T/o.db"
 	cat >"$T/o.yaml" <<EOF
 store: $T/o.db
 templates: $T/tpl

@@ -137,11 +137,12 @@ c_plan_bad() {
 	err_has 'bogus' "plan --bogus"
 	ok_o plan --now "$NOW" --days 90
 	ok_o plan --now "$NOW" --days 1 --format table
-	# a PostgreSQL store: not yet, and the URL (with its password) is not shown
-	sed 's|^store: .*|store: postgresql://u:s3cr3tpw@127.0.0.1/outreach|' "$T/o.yaml" >"$T/pg.yaml"
-	"$O" -c "$T/pg.yaml" plan --now "$NOW" >"$T/out" 2>"$T/err"
-	[ $? = 1 ] || fail "plan on a postgresql store: exit not 1"
-	err_has 'PostgreSQL' "plan on a postgresql store"
+	# a PostgreSQL server that is not there: one line, exit 1, and the URL's
+	# password is not shown
+	sed 's|^store: .*|store: postgresql://u:s3cr3tpw@127.0.0.1:1/outreach|' "$T/o.yaml" >"$T/pg.yaml"
+	env -u OUTREACH_STORE "$O" -c "$T/pg.yaml" plan --now "$NOW" >"$T/out" 2>"$T/err"
+	[ $? = 1 ] || fail "plan on an unreachable postgresql store: exit not 1"
+	err_has 'cannot connect' "plan on an unreachable postgresql store"
 	grep -q s3cr3tpw "$T/err" && fail "plan shows the store URL's password: $(cat "$T/err")"
 	[ "$(wc -l <"$T/err")" = 1 ] || fail "plan on postgresql: not one line: $(cat "$T/err")"
 }

@@ -8,6 +8,7 @@ sa_sq() { sqlite3 "$T/o.db" "$1"; }
 
 # sa_cfg POLICIES CAMPAIGNS - a config with an outbox email transport
 sa_cfg() {
+	use_store "$T/o.db"
 	cat >"$T/o.yaml" <<EOF
 store: $T/o.db
 templates: $DATA/templates

@@ -42,6 +42,7 @@ smtp_cert() {
 # on stdin (indented 4), an sms outbox, and one campaign `hello` of CLASS
 # whose step goes to [email, sms]
 smtp_cfg() {
+	use_store "$T/o.db"
 	{
 		cat <<EOF
 store: $T/o.db

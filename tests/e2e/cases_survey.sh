@@ -136,14 +136,14 @@ c_survey_serve() {
 	sv_want 200 POST "/s/$(sy_tok s6)" -H "$form" -d 'score=2&comment=rude'
 
 	# once per send: a second answer is refused and changes nothing
-	before=$(sv_q "select group_concat(id || ':' || data, ' ') from events order by id")
+	before=$(sv_q "select group_concat(id || ':' || data, ' ') from (select id, data from events order by id) as q")
 	sv_want 409 POST "/s/$(sy_tok s1)" -H "$form" -d 'score=0&comment=changed+my+mind'
 	sy_has '您已经回答过这份问卷' "s1's second answer"
 	sy_lacks 'name="score"' "s1's second answer"
 	sv_want 409 POST "/s/$(sy_tok s2)" -H "$form" -d 'score=42'
 	sy_has 'You have already answered this survey' "s2's second answer"
 	sv_want 409 POST "/s/$(sy_tok s6)" -H "$form" -d 'score=5'
-	sv_is "events after second answers" "$(sv_q "select group_concat(id || ':' || data, ' ') from events order by id")" "$before"
+	sv_is "events after second answers" "$(sv_q "select group_concat(id || ':' || data, ' ') from (select id, data from events order by id) as q")" "$before"
 	# and the page says so instead of asking again
 	sv_want 200 GET "/s/$(sy_tok s1)"
 	sy_has '您已经回答过这份问卷' "s1's page after answering"
@@ -158,7 +158,7 @@ c_survey_serve() {
 
 	# the low scores call for care: one alert each to the group, no more
 	ok_o run --once --now 2026-03-01T13:00:00Z
-	sv_is "care calls" "$(sv_q "select group_concat(contact_id || ' ' || campaign || ' ' || state, ', ') from (select * from sends where campaign like 'care-call%' order by contact_id)")" \
+	sv_is "care calls" "$(sv_q "select group_concat(contact_id || ' ' || campaign || ' ' || state, ', ') from (select * from sends where campaign like 'care-call%' order by contact_id) as q")" \
 		's3 care-call sent, s6 care-call-csat sent'
 	"$PY" -c '
 import json, sys

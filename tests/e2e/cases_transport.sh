@@ -34,6 +34,7 @@ c_check_transports() {
 	printf 'Subject: hi\n\nhello\n' >"$T/tpl/long/email.txt"
 	# 80 Chinese characters: two UCS-2 segments before any data
 	"$PY" -c 'print("您好" * 40 + "{{name}}")' >"$T/tpl/long/sms.txt"
+	use_store "$T/o.db"
 	cat >"$T/o.yaml" <<EOF
 store: $T/o.db
 templates: $T/tpl

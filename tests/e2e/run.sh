@@ -22,25 +22,59 @@ H="$ROOT/tests/e2e/helper.py"
 DATA="$ROOT/tests/e2e/data"
 NOW=2026-03-01T10:00:00Z
 export OUTREACH_SECRET=e2e-test-secret
+export PYTHONPATH="$ROOT/tests/e2e" # storedb.py, for the cases' Python checks
 unset OUTREACH_CONFIG
 
 # ---------------------------------------------------------------- helpers
 
 # PostgreSQL: with OUTREACH_TEST_PG (a server URL; `make test` starts a
-# throwaway cluster, tests/pgtmp.sh) every case runs on a database of its
-# own, named through OUTREACH_STORE, which overrides the configs' store:
-# lines; `sqlite3 DB SQL` and `sqlite3 DB .dump` then ask that database
-# (DB is ignored: a case has one store), so the cases are the same on both.
+# throwaway cluster, tests/pgtmp.sh) every store path a case uses ($T/o.db,
+# $T/sub/o.db) is a database of its own on that server, named through
+# OUTREACH_STORE, which overrides the configs' store: lines (use_store; cfg
+# calls it, and so does the driver for $T/o.db). `sqlite3 PATH SQL` and
+# `sqlite3 PATH .dump` then ask PATH's database, so that the cases are the
+# same on both backends. The test databases also have SQLite's
+# group_concat and json_extract, for the cases' own queries.
 on_pg() { [ -n "${OUTREACH_TEST_PG:-}" ]; }
+PG_COMPAT="
+CREATE FUNCTION gc_step(acc text, v anyelement, sep text) RETURNS text LANGUAGE sql IMMUTABLE AS
+  'SELECT CASE WHEN v IS NULL THEN acc WHEN acc IS NULL THEN v::text ELSE acc || sep || v::text END';
+CREATE FUNCTION gc_step1(acc text, v anyelement) RETURNS text LANGUAGE sql IMMUTABLE AS
+  'SELECT gc_step(acc, v, '','')';
+CREATE AGGREGATE group_concat(anyelement, text) (SFUNC = gc_step, STYPE = text);
+CREATE AGGREGATE group_concat(anyelement) (SFUNC = gc_step1, STYPE = text);
+CREATE FUNCTION json_extract(t text, p text) RETURNS text LANGUAGE sql IMMUTABLE AS
+  'SELECT CASE r WHEN ''true'' THEN ''1'' WHEN ''false'' THEN ''0'' ELSE r END
+   FROM (SELECT (t::jsonb) #>> string_to_array(substr(p, 3), ''.'') AS r) AS x';
+"
+# pg_url PATH - the database URL standing for the store at PATH
+pg_url() {
+	echo "${OUTREACH_TEST_PG%/*}/e2e_$(printf %s "$1" | md5sum | cut -c1-20)"
+}
+# use_store PATH - on PostgreSQL, point OUTREACH_STORE at PATH's database,
+# made (empty) the first time; nothing on SQLite
+use_store() {
+	on_pg || return 0
+	OUTREACH_STORE=$(pg_url "$1")
+	export OUTREACH_STORE
+	db=${OUTREACH_STORE##*/}
+	if [ -z "$(psql -X -At "${OUTREACH_TEST_PG%/*}/postgres" -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+		psql -X -q "${OUTREACH_TEST_PG%/*}/postgres" -c "CREATE DATABASE $db" >/dev/null &&
+			psql -X -q "$OUTREACH_STORE" -c "$PG_COMPAT" >/dev/null ||
+			fail "cannot create the database for $1"
+	fi
+}
 if on_pg; then
 	sqlite3() {
+		url=$(pg_url "$1")
 		shift
 		if [ $# = 0 ]; then
-			psql -X -q -At -v ON_ERROR_STOP=1 "$OUTREACH_STORE"
+			psql -X -q -At -v ON_ERROR_STOP=1 "$url"
 		elif [ "$1" = .dump ]; then
-			pg_dump --data-only --inserts --no-owner "$OUTREACH_STORE"
+			# without the random \restrict key newer pg_dumps print
+			pg_dump --data-only --inserts --no-owner "$url" | grep -v '^\\\(un\)\{0,1\}restrict '
 		else
-			psql -X -q -At -v ON_ERROR_STOP=1 "$OUTREACH_STORE" -c "$1"
+			psql -X -q -At -v ON_ERROR_STOP=1 "$url" -c "$1"
 		fi
 	}
 fi
@@ -81,6 +115,7 @@ err_has() {
 # cfg [TEMPLATES] - write $T/o.yaml: the common header, then stdin
 # (segments and campaigns)
 cfg() {
+	use_store "$T/o.db"
 	cat >"$T/o.yaml" <<EOF
 store: $T/o.db
 templates: ${1:-$DATA/templates}
@@ -216,7 +251,7 @@ c_init() {
 		[ "$(wc -l <"$T/err")" -ge 1 ] || fail "$cmd before init: nothing on stderr"
 	done
 	ok_o init
-	[ -f "$T/o.db" ] || fail "init did not create $T/o.db"
+	on_pg || [ -f "$T/o.db" ] || fail "init did not create $T/o.db"
 	ok_o init
 	cat "$T/out" "$T/err" | grep -qi 'up to date' || fail "second init does not say up to date: $(cat "$T/out" "$T/err")"
 	ok_o init
@@ -643,7 +678,7 @@ c_concurrent() {
 	[ "$s" = 200 ] || fail "report sent=$s, want 200"
 	sg=$(report_sum sending bulk)
 	[ "$sg" = 0 ] || fail "report sending=$sg after all runs ended"
-	d=$(sqlite3 "$T/o.db" "SELECT COUNT(*) FROM (SELECT send_id FROM attempts GROUP BY send_id HAVING COUNT(*) > 1)")
+	d=$(sqlite3 "$T/o.db" "SELECT COUNT(*) FROM (SELECT send_id FROM attempts GROUP BY send_id HAVING COUNT(*) > 1) AS q")
 	[ "$d" = 0 ] || fail "$d sends have more than one delivery attempt"
 }
 
@@ -809,6 +844,7 @@ done
 if [ "${1:-}" = --case ]; then
 	T=$2
 	WHY=$T/.why
+	use_store "$T/o.db"
 	$3
 	exit 0
 fi
@@ -823,14 +859,6 @@ failed=0
 for name in "$@"; do
 	T="$WORK/$name"
 	mkdir -p "$T"
-	if on_pg; then
-		# a fresh database per case
-		OUTREACH_STORE="${OUTREACH_TEST_PG%/*}/e2e_$name"
-		export OUTREACH_STORE
-		psql -X -q "${OUTREACH_TEST_PG%/*}/postgres" -c "DROP DATABASE IF EXISTS e2e_$name" \
-			-c "CREATE DATABASE e2e_$name" >/dev/null 2>"$T/.pg" ||
-			{ echo "not ok - $name: cannot create its database: $(head -c 300 "$T/.pg")"; failed=$((failed + 1)); continue; }
-	fi
 	timeout 40 sh "$ROOT/tests/e2e/run.sh" --case "$T" "$name" >"$T/.log" 2>&1
 	rc=$?
 	if [ "$rc" = 0 ] && [ ! -s "$T/.why" ]; then
