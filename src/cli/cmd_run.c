@@ -1,4 +1,12 @@
-/* cmd_run.c - run (the dispatcher) and preview (render without sending) */
+/* cmd_run.c - run (the dispatcher) and preview (render without sending)
+ *
+ * `run` loads and checks the config, then runs the worker loop in this
+ * process, or with `--workers N` (N > 1) checks the store once, closes it
+ * and hands over to the supervisor (supervisor.c), which forks N children
+ * that each open their own store connection and run the same loop. The
+ * tracking secret is read from the environment and never printed.
+ */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +18,7 @@
 #include "render.h"
 #include "schedule.h"
 #include "stats.h"
+#include "supervisor.h"
 #include "timeutil.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -22,24 +31,68 @@ static void on_term(int sig)
 	stop_flag = 1;
 }
 
+/* int_arg - a whole decimal number in [lo, hi], or exit 2 naming the option */
+static int int_arg(const char *opt, const char *v, long lo, long hi)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (!*v || *end || errno || n < lo || n > hi)
+		cli_usage_error("%s: expected %ld to %ld, not \"%s\"", opt, lo, hi, v);
+	return (int)n;
+}
+
+static void log_totals(const struct worker_totals *t, const char *tail)
+{
+	log_info("done: %lld sent, %lld deferred, %lld failed, %lld suppressed, %lld expired, "
+		 "%lld cancelled, %lld held by policies%s",
+		 (long long)t->sent, (long long)t->deferred, (long long)t->failed,
+		 (long long)t->suppressed, (long long)t->expired, (long long)t->cancelled,
+		 (long long)t->held, tail);
+}
+
+struct run_ctx {
+	struct config *cfg;
+	struct worker_opts *o;
+};
+
+/* run_worker - one worker on its own store connection: the whole of `run`
+ * without --workers, and the body of each child under the supervisor */
+static int run_worker(void *arg, struct worker_totals *t)
+{
+	struct run_ctx *rx = arg;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term; /* no SA_RESTART: a sleeping worker wakes at once */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct store *s = cli_store(rx->cfg, 1);
+	struct err e = {{0}};
+	int rc = worker_run(s, rx->cfg, rx->o, t, &e);
+	if (rc < 0)
+		fprintf(stderr, "outreach: run: %s\n", e.msg);
+	else
+		log_totals(t, stop_flag ? " (stopped by signal)" : "");
+	store_close(s);
+	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+}
+
 int cmd_run(struct cli *c)
 {
 	struct worker_opts o = {.batch = 100, .lease = 300, .max_attempts = 5, .stop = &stop_flag};
+	int workers = 1;
 	for (int i = 1; i < c->argc; i++) {
 		const char *v;
 		if (strcmp(c->argv[i], "--once") == 0)
 			o.once = 1;
 		else if (cli_opt(c->argc, c->argv, &i, "--now", &v))
 			o.now = cli_time("--now", v);
-		else if (cli_opt(c->argc, c->argv, &i, "--batch", &v)) {
-			o.batch = (int)strtol(v, NULL, 10);
-			if (o.batch < 1 || o.batch > 10000)
-				cli_usage_error("--batch: expected 1 to 10000, not \"%s\"", v);
-		} else if (cli_opt(c->argc, c->argv, &i, "--workers", &v)) {
-			if (strtol(v, NULL, 10) != 1)
-				log_warn("--workers %s: this build runs one worker per process; start "
-					 "several `run` processes on one store", v);
-		} else
+		else if (cli_opt(c->argc, c->argv, &i, "--batch", &v))
+			o.batch = int_arg("--batch", v, 1, 10000);
+		else if (cli_opt(c->argc, c->argv, &i, "--workers", &v))
+			workers = int_arg("--workers", v, 1, SUPERVISOR_MAX);
+		else
 			cli_usage_error("run: unknown argument \"%s\"", c->argv[i]);
 	}
 	struct config *cfg = cli_config(c);
@@ -53,27 +106,25 @@ int cmd_run(struct cli *c)
 		config_free(cfg);
 		return EXIT_USAGE;
 	}
-	struct store *s = cli_store(cfg, 1);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term; /* no SA_RESTART: a sleeping worker wakes at once */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	struct run_ctx ctx = {.cfg = cfg, .o = &o};
 	struct worker_totals t;
-	struct err e = {{0}};
-	int rc = worker_run(s, cfg, &o, &t, &e);
-	if (rc < 0)
-		fprintf(stderr, "outreach: run: %s\n", e.msg);
-	else
-		log_info("done: %lld sent, %lld deferred, %lld failed, %lld suppressed, %lld expired, "
-			 "%lld cancelled, %lld held by policies%s",
-			 (long long)t.sent, (long long)t.deferred, (long long)t.failed,
-			 (long long)t.suppressed, (long long)t.expired, (long long)t.cancelled,
-			 (long long)t.held, stop_flag ? " (stopped by signal)" : "");
-	store_close(s);
+	int rc;
+	if (workers == 1) {
+		rc = run_worker(&ctx, &t);
+	} else {
+		/* a short-lived connection for the schema check only: the
+		 * children open their own, none is shared across fork */
+		store_close(cli_store(cfg, 1));
+		struct supervisor_opts so = {.n = workers, .once = o.once};
+		int stopped;
+		rc = supervisor_run(&so, run_worker, &ctx, &t, &stopped);
+		char tail[96];
+		snprintf(tail, sizeof(tail), " (%d workers%s)", workers,
+			 stopped ? ", stopped by signal" : "");
+		log_totals(&t, tail);
+	}
 	config_free(cfg);
-	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+	return rc;
 }
 
 int cmd_preview(struct cli *c)
