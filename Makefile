@@ -26,7 +26,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 MUSTACHE_SPEC_DIR ?= $(abspath ../shared/spec/mustache)
 export MUSTACHE_SPEC_DIR
 
-.PHONY: all deps demo test unit e2e clean bench
+.PHONY: all deps demo test test-pg unit e2e clean bench
 
 all: build/outreach
 
@@ -72,7 +72,12 @@ unit: $(UNIT_BIN)
 e2e: build/outreach
 	@sh tests/e2e/run.sh
 
-test: all unit e2e
+# test-pg - the store's unit tests and every e2e case again on PostgreSQL
+# (a throwaway cluster on a loopback port: tests/pgtmp.sh)
+test-pg: all $(UNIT_BIN)
+	@sh tests/pg_test.sh
+
+test: all unit e2e test-pg
 
 # demo - the main job on the embedded default: SQLite store in var/, outbox transport
 demo: deps

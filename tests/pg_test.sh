@@ -12,6 +12,7 @@ trap 'sh tests/pgtmp.sh stop "$PGDIR"' EXIT INT TERM
 url=$(sh tests/pgtmp.sh start "$PGDIR") || exit 1
 psql -X -q "${url}postgres" -c "CREATE DATABASE unit" || exit 1
 export OUTREACH_TEST_PG="${url}unit"
+export OUTREACH_TEST_PGDIR="$PGDIR" # for the cases that take the server away
 fail=0
 if [ $# = 0 ]; then
 	# the suites that open a store (the others do not depend on it)

@@ -81,7 +81,7 @@ static int pg_err(struct pg_db *db, const PGresult *r, struct err *e, const char
 		pg_msg(PQerrorMessage(db->c), msg, sizeof(msg));
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	if (PQstatus(db->c) == CONNECTION_BAD)
-		return err_set(e, "store %s: connection lost: %s (nothing was changed; retried when it is back)",
+		return err_set(e, "store %s: connection lost: %s (nothing was changed)",
 			       db->where, msg);
 	if (state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 ||
 		      strcmp(state, "55P03") == 0))
@@ -180,7 +180,7 @@ static int alive(struct pg_db *db, struct err *e)
 	if (PQstatus(db->c) != CONNECTION_OK) {
 		char msg[400];
 		pg_msg(PQerrorMessage(db->c), msg, sizeof(msg));
-		return err_set(e, "store %s: connection lost: %s (retried when it is back)", db->where, msg);
+		return err_set(e, "store %s: connection lost: %s", db->where, msg);
 	}
 	PQsetNoticeProcessor(db->c, quiet_notice, NULL);
 	PQclear(PQexec(db->c, "SET client_min_messages = warning; SET TIME ZONE 'UTC'"));

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,19 @@ struct worker {
 	int pol_caps;               /* any caps: mark sends that pass */
 	struct job *ready;          /* past every policy, submitted after the commit */
 	struct job **ready_tail;
+	struct job *finished;       /* recorded in the open transaction, freed at commit */
+	struct transport_job *unrecorded; /* came back, not yet recorded (store down) */
+	int nunrecorded;
 	int window;                 /* the most sends in flight at once */
+	int draining;
 };
+
+/* a store that fails is tried again after 1 s, doubling up to 30 s: `run`
+ * rides out a database restart; `run --once` gives up after a minute;
+ * outcomes waiting to be recorded when stopping wait 30 s more */
+#define RETRY_MAX_S 30
+#define ONCE_PATIENCE_MS 60000
+#define DRAIN_PATIENCE_S 30
 
 #define WINDOW_MAX 20000
 
@@ -97,19 +109,15 @@ static int64_t backoff(int64_t send_id, int attempt, int64_t retry_after)
 	return retry_after > d ? retry_after : d;
 }
 
+/* finish - record a send's state; 1 when another worker owns it now */
 static int finish(struct worker *w, const struct send_row *row, struct send_update *u,
-		  int64_t now, int64_t *counter, struct err *e)
+		  int64_t now, struct err *e)
 {
 	int rc = store_send_update(w->s, row->id, w->owner, u, now, e);
-	if (rc < 0)
-		return -1;
-	if (rc == 1) {
+	if (rc == 1)
 		log_warn("send %lld: lease lost before recording %s; another worker owns it",
 			 (long long)row->id, u->state);
-		return 0;
-	}
-	(*counter)++;
-	return 0;
+	return rc;
 }
 
 /* sorted_segments - the contact's segments in config order (for template lookup) */
@@ -161,6 +169,9 @@ struct job {
 	char *addr, *key, *msgid; /* key: the address as the store may hold it */
 	int segments;
 	struct message msg;
+	struct job *next_finished;
+	int64_t *counter; /* the total to count it in once its record is committed */
+	int back;	  /* came back from its transport with an outcome to record */
 };
 
 static void job_flight_release(struct job *j)
@@ -194,13 +205,16 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-/* job_finish - record the send's final state for this pass and free j */
+/* job_finish - record the send's final state for this pass; j is freed
+ * (and counted) when the transaction commits, see settle() */
 static int job_finish(struct worker *w, struct job *j, struct send_update *u, int64_t now,
 		      int64_t *counter, struct err *e)
 {
-	int rc = finish(w, &j->row, u, now, counter, e);
-	job_free(j);
-	return rc;
+	int rc = finish(w, &j->row, u, now, e);
+	j->counter = rc == 0 ? counter : NULL;
+	j->next_finished = w->finished;
+	w->finished = j;
+	return rc < 0 ? -1 : 0;
 }
 
 static void reason_add(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -629,12 +643,37 @@ fail:
 	return -1;
 }
 
+/* unrecorded - keep a job whose outcome the store could not take, to
+ * record it again when the store answers: a message that went out is
+ * never left to its lease, which would send it twice */
+static void unrecorded(struct worker *w, struct job *j)
+{
+	j->tj.next = w->unrecorded;
+	w->unrecorded = &j->tj;
+	w->nunrecorded++;
+}
+
 /* settle - end the pass's or the collection's transaction: commit and
- * submit what passed the policies, or roll back and give back its claims */
+ * submit what passed the policies, or roll back and give back its claims
+ * (outcomes that came back are kept to be recorded again) */
 static int settle(struct worker *w, int rc, struct err *e)
 {
 	if (rc == 0 && store_commit(w->s, e) < 0)
 		rc = -1;
+	struct job *f = w->finished;
+	w->finished = NULL;
+	while (f) {
+		struct job *next = f->next_finished;
+		if (rc == 0 && f->counter)
+			(*f->counter)++;
+		if (rc < 0 && f->back) {
+			w->inflight++;
+			unrecorded(w, f);
+		} else {
+			job_free(f);
+		}
+		f = next;
+	}
 	if (rc == 0) {
 		flush(w);
 		return 0;
@@ -654,12 +693,22 @@ static int settle(struct worker *w, int rc, struct err *e)
 	return -1;
 }
 
-/* collect - record the jobs that came back, waiting up to timeout_ms */
+/* collect - record the jobs that came back, waiting up to timeout_ms,
+ * and those the store could not take before */
 static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
 {
-	struct transport_job *list = transport_collect(w->done, timeout_ms);
+	struct transport_job *list = transport_collect(w->done, w->unrecorded ? 0 : timeout_ms);
 	int rc = 0;
 	*got = 0;
+	if (w->unrecorded) {
+		struct transport_job *last = w->unrecorded;
+		while (last->next)
+			last = last->next;
+		last->next = list;
+		list = w->unrecorded;
+		w->unrecorded = NULL;
+		w->nunrecorded = 0;
+	}
 	if (!list)
 		return 0;
 	/* one transaction for all that came back: a commit per send would
@@ -670,11 +719,14 @@ static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
 		struct transport_job *next = list->next;
 		struct job *j = list->cookie;
 		(*got)++;
-		if (rc == 0) {
+		/* a permanent failure moves on to the next channel: not kept */
+		j->back = j->tj.d.status != DELIVERY_FAIL;
+		if (rc == 0)
 			rc = complete(w, j, w->o->now ? w->o->now : clock_now(w), e);
-		} else {
-			/* the store failed: leave the send to its lease */
-			w->inflight--;
+		else if (j->back)
+			unrecorded(w, j); /* the store failed: record it next time */
+		else {
+			w->inflight--; /* failed here: its lease gives it back */
 			job_free(j);
 		}
 		list = next;
@@ -682,7 +734,16 @@ static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
 	return settle(w, rc, e);
 }
 
-/* drain - give back what no thread started, wait for what is in flight */
+/* nap - sleep ms, in short steps so that a signal to stop is seen */
+static void nap(const struct worker *w, int64_t ms)
+{
+	int64_t until = time_now_ms() + ms;
+	while (time_now_ms() < until && !(w->o->stop && *w->o->stop && !w->draining))
+		poll(NULL, 0, 100);
+}
+
+/* drain - give back what no thread started, wait for what is in flight
+ * and record it, waiting out a store that does not answer for a while */
 static int drain(struct worker *w, struct err *e)
 {
 	struct err ignore;
@@ -697,10 +758,34 @@ static int drain(struct worker *w, struct err *e)
 			l = next;
 		}
 	}
-	int rc = 0, got;
-	while (w->inflight > 0)
-		if (collect(w, 1000, &got, e) < 0)
-			rc = -1;
+	int rc = 0, got, fails = 0;
+	w->draining = 1;
+	while (w->inflight > 0) {
+		if (collect(w, 1000, &got, e) == 0) {
+			fails = 0;
+			continue;
+		}
+		rc = -1;
+		if (++fails == 1)
+			log_warn("%s; %d outcomes kept until the store answers", e->msg, w->nunrecorded);
+		if (fails < DRAIN_PATIENCE_S) {
+			nap(w, 1000);
+			continue;
+		}
+		/* give up: their leases will give the sends back */
+		log_error("%d sends went out but the store did not take their outcome (%s): they are "
+			  "sent again when their lease expires",
+			  w->nunrecorded, e->msg);
+		while (w->unrecorded) {
+			struct transport_job *next = w->unrecorded->next;
+			job_free(w->unrecorded->cookie);
+			w->inflight--;
+			w->unrecorded = next;
+		}
+		w->nunrecorded = 0;
+		if (w->inflight > 0)
+			continue; /* still on the wire: wait for them too */
+	}
 	return rc;
 }
 
@@ -841,18 +926,39 @@ int worker_run(struct store *s, const struct config *cfg, const struct worker_op
 		rc = -1;
 		goto out;
 	}
+	int64_t failing_since = 0;
+	int delay = 1;
 	for (;;) {
 		int busy;
 		int64_t now = clock_now(&w);
-		if ((rc = pass(&w, now, &busy, e)) < 0 || stopping(&w))
+		rc = pass(&w, now, &busy, e);
+		if (rc < 0 && !stopping(&w)) {
+			/* the store is down or locked: nothing is lost meanwhile
+			 * (claims stay leased, outcomes are kept); try again */
+			int64_t t = time_now_ms();
+			if (!failing_since)
+				failing_since = t;
+			if (o->once && t - failing_since > ONCE_PATIENCE_MS)
+				break;
+			log_warn("%s; trying again in %d s", e->msg, delay);
+			nap(&w, (int64_t)delay * 1000);
+			delay = delay * 2 > RETRY_MAX_S ? RETRY_MAX_S : delay * 2;
+			continue;
+		}
+		if (rc < 0 || stopping(&w))
 			break;
+		if (failing_since) {
+			log_info("store answers again");
+			failing_since = 0;
+			delay = 1;
+		}
 		if (busy)
 			continue;
 		if (o->once)
 			break;
 		int64_t next;
-		if ((rc = store_next_wakeup(s, &next, e)) < 0)
-			break;
+		if (store_next_wakeup(s, &next, e) < 0)
+			next = clock_now(&w) + 1; /* the next pass says what failed */
 		now = clock_now(&w);
 		int64_t ms = next == TIME_NEVER ? 60000 : (next - now) * 1000;
 		if (ms > 60000)
