@@ -15,7 +15,8 @@
 #            vs build/bench/claimloop (the same claim and record SQL, bare)
 #   rss      peak RSS of contacts import, events import, scheduling and each run
 #   scale    time per send for a slice of SLICE sends due now, in a store
-#            holding SLICE scheduled sends vs one holding BIG (default 1M)
+#            holding SLICE scheduled sends vs one holding BIG (default 1M),
+#            the slice contiguous in the table or spread over it
 # Each comparison prints "name: outreach X unit, baseline Y unit, ratio R";
 # a markdown table of the results goes to $BENCH_REPORT when set.
 #
@@ -43,7 +44,7 @@ REPORT=$W/report.md
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$W"
+	if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -259,26 +260,29 @@ done
 
 # ---- scale: time per send with SLICE due among SLICE vs BIG scheduled.
 # The small store is outreach's own (import, schedule). The big one is a
-# copy of it with BIG - SLICE more contacts, events, enrollments and
-# sends written by SQL as outreach writes them, due over the next 30 days
-# in an order unrelated to their ids; the SLICE sends due now are spread
-# evenly over the id range (every (BIG/SLICE)th id), so the claims read
-# pages all over the table, as in a store that has run for a while.
+# copy of it with BIG more contacts, events, enrollments and sends written
+# by SQL as outreach writes them. Two slices of SLICE are due in it:
+#   contiguous  the last SLICE ids, due now: due order follows insert order
+#               (a campaign's batch that comes due together)
+#   spread      the small store's own SLICE sends, renumbered to every
+#               (BIG/SLICE)th id and due a second later: the claims and
+#               updates touch pages all over the table and its indexes
+# and the rest is due over the next 30 days in an order unrelated to ids.
 prepare "$W/small" "$SLICE" s
 bench_clone "$W/small" "$W/big" || exit 1
 a=$(date +%s.%N)
 step=$((BIG / SLICE))
 bq "$W/big" "
 BEGIN;
-UPDATE sends SET id = id * $step + 1000000000;
+UPDATE sends SET id = id * $step + 1000000000, due_at = due_at + 1;
 UPDATE sends SET id = id - 1000000000;
 UPDATE send_log SET send_id = send_id * $step;
-WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $BIG)
+WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $BIG + $SLICE)
 INSERT INTO contacts (id, name, email, phone, timezone, locale, attrs, do_not_contact,
     created_at, updated_at, seg_eval_at)
   SELECT 'f' || i, name, 'f' || i || '@example.com', '+8615' || (100000000 + i), timezone, locale,
     attrs, do_not_contact, created_at, updated_at, seg_eval_at
-  FROM k, (SELECT * FROM contacts WHERE id = 's0') c WHERE i % $step != 0;
+  FROM k, (SELECT * FROM contacts WHERE id = 's0') c WHERE i % $step != 0 OR i > $BIG;
 INSERT INTO events (contact_id, type, at, data, dedup, recorded_at, send_id, processed)
   SELECT c.id, e.type, e.at, e.data, 'f:' || c.id, e.recorded_at, NULL, 1
   FROM contacts c, (SELECT * FROM events LIMIT 1) e WHERE c.id LIKE 'f%';
@@ -289,10 +293,12 @@ INSERT INTO enrollments (campaign, contact_id, trigger_ref, trigger_at, event_id
   FROM events ev, (SELECT * FROM enrollments LIMIT 1) en WHERE ev.dedup LIKE 'f:%';
 INSERT INTO sends (id, enrollment_id, campaign, step, contact_id, priority, state, due_at,
     expire_at, trigger_at, template, created_at, updated_at)
-  SELECT CAST(substr(en.contact_id, 2) AS INTEGER), en.id, s.campaign, s.step, en.contact_id,
-    s.priority, 'scheduled', s.due_at + 60 + (CAST(substr(en.contact_id, 2) AS INTEGER) * 7919) % 2592000,
+  SELECT k.i, en.id, s.campaign, s.step, en.contact_id, s.priority, 'scheduled',
+    CASE WHEN k.i > $BIG THEN s.due_at - 1 ELSE s.due_at + 60 + (k.i * 7919) % 2592000 END,
     s.expire_at, s.trigger_at, s.template, s.created_at, s.updated_at
-  FROM enrollments en, (SELECT * FROM sends LIMIT 1) s WHERE en.contact_id LIKE 'f%';
+  FROM (SELECT id, contact_id, CAST(substr(contact_id, 2) AS INTEGER) AS i FROM enrollments
+        WHERE contact_id LIKE 'f%') k
+  JOIN enrollments en ON en.id = k.id, (SELECT * FROM sends LIMIT 1) s;
 INSERT INTO send_log (send_id, at, state, reason)
   SELECT s.id, l.at, l.state, l.reason FROM sends s, (SELECT * FROM send_log LIMIT 1) l
   WHERE s.contact_id LIKE 'f%';
@@ -303,23 +309,31 @@ echo "scale: filled a store with $(bq "$W/big" "select count(*) from sends where
 plan=$(bq "$W/big" "EXPLAIN QUERY PLAN SELECT id FROM sends WHERE state IN ('scheduled', 'deferred') AND priority = 0 AND due_at <= $T_DUE_EPOCH ORDER BY due_at, id LIMIT 100")
 echo "scale: claim plan: $(echo "$plan" | tr '\n' ' ')"
 echo "$plan" | grep -q 'USING INDEX sends_due' || echo "scale: WARNING: the claim does not use sends_due"
-for st in small big; do
-	config "$W/$st" "$OUTBOX"
-	measure "$W/$st/m.rate" "$B/storerate" -c "$W/$st/o.yaml" -t "$T_DUE_EPOCH" -b "$BATCH" \
-		>"$W/$st/rate.out" || exit 1
-	done_n=$(sed 's/storerate: \([0-9]*\) sends.*/\1/' "$W/$st/rate.out")
-	[ "$done_n" = "$SLICE" ] || echo "scale: $st: $done_n of $SLICE sent"
+config "$W/small" "$OUTBOX"
+config "$W/big" "$OUTBOX"
+# slice NAME DIR AT - storerate on DIR at epoch AT; sets US (per send)
+slice() {
+	measure "$2/m.$1" "$B/storerate" -c "$2/o.yaml" -t "$3" -b "$BATCH" >"$2/$1.out" || exit 1
+	done_n=$(sed 's/storerate: \([0-9]*\) sends.*/\1/' "$2/$1.out")
+	[ "$done_n" = "$SLICE" ] || echo "scale: $1: $done_n of $SLICE sent"
+	US=$(awk -v s="$(secs "$2/m.$1")" -v n="$SLICE" 'BEGIN { printf "%.1f", s * 1e6 / n }')
+}
+slice small "$W/small" "$T_DUE_EPOCH"
+us_small=$US
+slice contiguous "$W/big" "$T_DUE_EPOCH"
+us_cont=$US
+slice spread "$W/big" "$((T_DUE_EPOCH + 1))"
+us_spread=$US
+for x in "contiguous:$us_cont" "spread:$us_spread"; do
+	r=$(ratio "${x#*:}" "$us_small")
+	echo "per-send time, ${x%%:*}: outreach ${x#*:} us at $BIG scheduled, ${us_small} us at $SLICE scheduled, ratio $r (target <= 1.20)"
+	row "per-send time, $SLICE due (${x%%:*}) of $BIG vs of $SLICE scheduled" "${x#*:} us" "${us_small} us" "$r"
 done
-us_small=$(awk -v s="$(secs "$W/small/m.rate")" -v n="$SLICE" 'BEGIN { printf "%.1f", s * 1e6 / n }')
-us_big=$(awk -v s="$(secs "$W/big/m.rate")" -v n="$SLICE" 'BEGIN { printf "%.1f", s * 1e6 / n }')
-r=$(ratio "$us_big" "$us_small")
-echo "per-send time: outreach ${us_big} us at $BIG scheduled, ${us_small} us at $SLICE scheduled, ratio $r (target <= 1.20)"
-row "per-send time, $SLICE due of $BIG vs of $SLICE scheduled" "${us_big} us" "${us_small} us" "$r"
-echo "peak RSS of the worker at $BIG scheduled: $(rss_mib "$W/big/m.rate") MiB (at $SLICE: $(rss_mib "$W/small/m.rate") MiB)"
+echo "peak RSS of the worker at $BIG scheduled: $(rss_mib "$W/big/m.spread") MiB (at $SLICE: $(rss_mib "$W/small/m.small") MiB)"
 row "peak RSS: contacts import / events import / scheduling, $N rows" \
 	"$(rss_mib "$W/base/m.contacts") / $(rss_mib "$W/base/m.events") / $(rss_mib "$W/base/m.schedule") MiB" "64 MiB" ""
 row "peak RSS: run smtp / http / webhook, $N sends" "$SMTP_RSS / $HTTP_RSS / $HOOK_RSS MiB" "64 MiB" ""
-row "peak RSS: worker, $SLICE due of $BIG scheduled" "$(rss_mib "$W/big/m.rate") MiB" "64 MiB" ""
+row "peak RSS: worker, $SLICE due of $BIG scheduled" "$(rss_mib "$W/big/m.spread") MiB" "64 MiB" ""
 
 if [ -n "${BENCH_REPORT:-}" ]; then
 	cp "$REPORT" "$BENCH_REPORT"
