@@ -1,5 +1,6 @@
 /* import.h - contacts (CSV, JSON Lines) and events (JSON Lines) files,
- * parsed and validated whole before anything is written.
+ * parsed and validated whole before anything is written, or streamed to a
+ * callback inside the caller's transaction (the _each calls).
  *
  * Every problem goes to d as "FILE:LINE: message" naming the field, e.g.
  * `contacts.csv:17: invalid email "bob@"`. Without skip_bad any problem
@@ -23,6 +24,16 @@
 int import_contacts(const char *path, const char *format, int skip_bad, struct contact **out,
 		    size_t *n, struct diag *d);
 void contacts_free(struct contact *c, size_t n);
+/* import_contacts_each - the same, streamed: each good row is passed to
+ * each (borrowed for the call) as soon as it is read and checked, and
+ * none is kept, so memory does not grow with the file. Without skip_bad,
+ * the first bad row stops the calls (reading goes on, to report every
+ * problem) and the call fails: the caller undoes what each did (one
+ * transaction around the import). each returns 0, or -1 to stop (the call
+ * then fails; each keeps its own error). *n is the rows passed. */
+int import_contacts_each(const char *path, const char *format, int skip_bad,
+			 int (*each)(void *ud, struct contact *c), void *ud, size_t *n,
+			 struct diag *d);
 
 /* Each line {"contact":ID,"type":T,"at":TIME,"data":{...},"id":OPTIONAL};
  * ID may be a string or a number (kept as its decimal text); "at" is
@@ -30,6 +41,9 @@ void contacts_free(struct contact *c, size_t n);
 int import_events(const char *path, int skip_bad, int64_t now, struct event **out, size_t *n,
 		  struct diag *d);
 void events_free(struct event *ev, size_t n);
+/* import_events_each - events streamed, as import_contacts_each */
+int import_events_each(const char *path, int skip_bad, int64_t now,
+		       int (*each)(void *ud, struct event *ev), void *ud, size_t *n, struct diag *d);
 
 /* Validators shared with `event add` and the API: 1 valid, 0 not. */
 int valid_email(const char *s);

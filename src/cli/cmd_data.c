@@ -74,6 +74,25 @@ static int import_refused(const char *file, struct diag *d, struct config *cfg)
 	return EXIT_USAGE;
 }
 
+/* what a streamed import writes with: the store, inside one transaction */
+struct import_sink {
+	struct store *s;
+	const char *file;
+	int64_t now;
+	size_t added; /* events: new ones */
+	struct err e;
+};
+
+static int contact_each(void *ud, struct contact *c)
+{
+	struct import_sink *k = ud;
+	if (store_contact_upsert(k->s, c, k->now, &k->e) < 0)
+		return err_prefix(&k->e, "%s:%d", k->file, c->line);
+	return 0;
+}
+
+/* contacts_import - rows go to the store as they are read, in one
+ * transaction that a bad row rolls back: memory stays flat at any size */
 static int contacts_import(struct cli *c)
 {
 	const char *file, *format = NULL;
@@ -82,25 +101,27 @@ static int contacts_import(struct cli *c)
 	struct config *cfg = cli_config(c);
 	struct diag d;
 	diag_init(&d);
-	struct contact *cs = NULL;
 	size_t n = 0;
-	int64_t now = time_now();
-	int rc = import_contacts(file, format, skip_bad, &cs, &n, &d);
-	diag_print(&d);
-	if (rc < 0)
-		return import_refused(file, &d, cfg);
 	struct store *s = cli_store(cfg, 1);
-	struct err e = {{0}};
-	rc = store_begin(s, &e);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if ((rc = store_contact_upsert(s, &cs[i], now, &e)) < 0)
-			err_prefix(&e, "%s:%d", file, cs[i].line);
+	struct import_sink k = {.s = s, .file = file, .now = time_now()};
+	int rc = store_begin(s, &k.e);
 	if (rc == 0)
-		rc = store_commit(s, &e);
-	else
-		store_rollback(s);
+		rc = import_contacts_each(file, format, skip_bad, contact_each, &k, &n, &d);
+	diag_print(&d);
 	if (rc < 0) {
-		fprintf(stderr, "outreach: %s: nothing imported: %s\n", file, e.msg);
+		store_rollback(s);
+		store_close(s);
+		if (k.e.msg[0]) {
+			fprintf(stderr, "outreach: %s: nothing imported: %s\n", file, k.e.msg);
+			diag_release(&d);
+			config_free(cfg);
+			return EXIT_RUNTIME;
+		}
+		return import_refused(file, &d, cfg);
+	}
+	rc = store_commit(s, &k.e);
+	if (rc < 0) {
+		fprintf(stderr, "outreach: %s: nothing imported: %s\n", file, k.e.msg);
 	} else {
 		printf("imported %zu contact%s from %s", n, n == 1 ? "" : "s", file);
 		if (d.errors)
@@ -108,7 +129,6 @@ static int contacts_import(struct cli *c)
 		printf("\n");
 		store_notify(s);
 	}
-	contacts_free(cs, n);
 	diag_release(&d);
 	store_close(s);
 	config_free(cfg);
@@ -293,6 +313,18 @@ static int add_events(struct store *s, const char *file, struct event *ev, size_
 	return rc;
 }
 
+static int event_each(void *ud, struct event *ev)
+{
+	struct import_sink *k = ud;
+	int inserted;
+	if (store_event_add(k->s, ev, k->now, NULL, &inserted, &k->e) < 0)
+		return ev->line ? err_prefix(&k->e, "%s:%d", k->file, ev->line)
+				: err_prefix(&k->e, "%s", k->file);
+	k->added += (size_t)inserted;
+	return 0;
+}
+
+/* cmd_events - events import, streamed into one transaction as contacts are */
 int cmd_events(struct cli *c)
 {
 	if (c->argc < 2 || strcmp(c->argv[1], "import") != 0)
@@ -303,21 +335,34 @@ int cmd_events(struct cli *c)
 	struct config *cfg = cli_config(c);
 	struct diag d;
 	diag_init(&d);
-	struct event *ev = NULL;
-	size_t n = 0, added;
-	int64_t now = time_now();
-	int rc = import_events(file, skip_bad, now, &ev, &n, &d);
-	diag_print(&d);
-	if (rc < 0)
-		return import_refused(file, &d, cfg);
+	size_t n = 0;
 	struct store *s = cli_store(cfg, 1);
-	rc = add_events(s, file, ev, n, now, &added);
+	struct import_sink k = {.s = s, .file = file, .now = time_now()};
+	int rc = store_begin(s, &k.e);
 	if (rc == 0)
-		printf("imported %zu event%s from %s (%zu already there)\n", added,
-		       added == 1 ? "" : "s", file, n - added);
-	else
+		rc = import_events_each(file, skip_bad, k.now, event_each, &k, &n, &d);
+	diag_print(&d);
+	if (rc < 0) {
+		store_rollback(s);
+		store_close(s);
+		if (k.e.msg[0]) {
+			fprintf(stderr, "outreach: %s\n", k.e.msg);
+			fprintf(stderr, "outreach: %s: nothing imported\n", file);
+			diag_release(&d);
+			config_free(cfg);
+			return EXIT_USAGE;
+		}
+		return import_refused(file, &d, cfg);
+	}
+	rc = store_commit(s, &k.e);
+	if (rc == 0) {
+		store_notify(s);
+		printf("imported %zu event%s from %s (%zu already there)\n", k.added,
+		       k.added == 1 ? "" : "s", file, n - k.added);
+	} else {
+		fprintf(stderr, "outreach: %s\n", k.e.msg);
 		fprintf(stderr, "outreach: %s: nothing imported\n", file);
-	events_free(ev, n);
+	}
 	diag_release(&d);
 	store_close(s);
 	config_free(cfg);

@@ -2,7 +2,9 @@
  *
  * Files are read one physical line at a time with getline(); a CSV record
  * spans lines only inside a quoted field, and a record over RECORD_MAX is
- * refused, so memory stays bounded by one record plus the rows kept. Every
+ * refused, so memory stays bounded by one record plus the rows kept (none
+ * with the _each calls, which hand each good row over as it is read, and
+ * 12 bytes an id for the duplicate check). Every
  * row is checked whole and each problem becomes one diag line naming the
  * file, the line the record starts on, the field and the value. Without
  * skip_bad the first problem stops keeping rows but not reading, so the user
@@ -29,6 +31,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "log.h"
 #include "timeutil.h"
 #include "tz.h"
@@ -300,27 +303,28 @@ int valid_locale(const char *s)
 	return 1;
 }
 
-/* ---- ids seen: open addressing, id -> first line ----------------------- */
+/* ---- ids seen: open addressing, 64-bit fingerprint -> first line ------
+ *
+ * A streamed import keeps no rows, only this: 12 bytes a slot, at most
+ * half full, so a million ids take 24 MiB. Two different ids share a
+ * fingerprint with a chance of about n^2 / 2^65 (3e-8 at a million): the
+ * second would be refused as a duplicate of the first. */
 
 struct idset {
-	char **keys;
+	uint64_t *fps; /* 0: empty */
 	int *lines;
 	size_t cap, n;
 };
 
-static size_t id_hash(const char *s)
+static uint64_t id_fp(const char *s)
 {
-	size_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	uint64_t h = hash64(s, strlen(s));
+	return h ? h : 1;
 }
 
 static void idset_free(struct idset *s)
 {
-	for (size_t i = 0; i < s->cap; i++)
-		free(s->keys[i]);
-	free(s->keys);
+	free(s->fps);
 	free(s->lines);
 	memset(s, 0, sizeof(*s));
 }
@@ -332,26 +336,27 @@ static int idset_add(struct idset *s, const char *id, int line)
 
 	if (2 * (s->n + 1) > s->cap) {
 		struct idset bigger = {NULL, NULL, s->cap ? s->cap * 2 : 64, 0};
-		bigger.keys = xcalloc(bigger.cap, sizeof(*bigger.keys));
+		bigger.fps = xcalloc(bigger.cap, sizeof(*bigger.fps));
 		bigger.lines = xcalloc(bigger.cap, sizeof(*bigger.lines));
 		for (size_t j = 0; j < s->cap; j++) {
-			if (!s->keys[j])
+			if (!s->fps[j])
 				continue;
-			for (i = id_hash(s->keys[j]) & (bigger.cap - 1); bigger.keys[i];
+			for (i = s->fps[j] & (bigger.cap - 1); bigger.fps[i];
 			     i = (i + 1) & (bigger.cap - 1))
 				;
-			bigger.keys[i] = s->keys[j];
+			bigger.fps[i] = s->fps[j];
 			bigger.lines[i] = s->lines[j];
 			bigger.n++;
 		}
-		free(s->keys);
+		free(s->fps);
 		free(s->lines);
 		*s = bigger;
 	}
-	for (i = id_hash(id) & (s->cap - 1); s->keys[i]; i = (i + 1) & (s->cap - 1))
-		if (strcmp(s->keys[i], id) == 0)
+	uint64_t fp = id_fp(id);
+	for (i = fp & (s->cap - 1); s->fps[i]; i = (i + 1) & (s->cap - 1))
+		if (s->fps[i] == fp)
 			return s->lines[i];
-	s->keys[i] = xstrdup(id);
+	s->fps[i] = fp;
 	s->lines[i] = line;
 	s->n++;
 	return 0;
@@ -371,6 +376,10 @@ struct importer {
 	void *rows; /* struct contact[] or struct event[] */
 	size_t n, cap, size;
 	void (*release)(void *row);
+	/* streamed: each good row goes to each() and is released, none kept */
+	int (*each)(void *ud, void *row);
+	void *ud;
+	size_t passed; /* rows given to each() */
 };
 
 static void importer_init(struct importer *im, const char *path, int skip_bad, struct diag *d,
@@ -437,6 +446,14 @@ static void row_end(struct importer *im, void *row)
 	if (im->row_bad)
 		row_failed(im);
 	if (im->row_bad || im->fatal || (im->failed && !im->skip_bad)) {
+		im->release(row);
+		return;
+	}
+	if (im->each) {
+		if (im->each(im->ud, row) < 0)
+			im->fatal = 1; /* the caller's own error: nothing more goes out */
+		else
+			im->passed++;
 		im->release(row);
 		return;
 	}
@@ -1062,18 +1079,19 @@ static int import_finish(struct importer *im, int rc, void **out, size_t *n)
 		return -1;
 	}
 	*out = im->rows;
-	*n = im->n;
+	*n = im->each ? im->passed : im->n;
 	im->rows = NULL;
 	im->n = 0;
 	importer_release(im);
 	return 0;
 }
 
-int import_contacts(const char *path, const char *format, int skip_bad, struct contact **out,
-		    size_t *n, struct diag *d)
+/* contacts_import - rows kept in *out, or each one passed to each */
+static int contacts_import(const char *path, const char *format, int skip_bad,
+			   int (*each)(void *, void *), void *ud, void **out, size_t *n,
+			   struct diag *d)
 {
 	struct importer im;
-	void *rows = NULL;
 	FILE *fp;
 	int fmt, rc;
 
@@ -1086,12 +1104,29 @@ int import_contacts(const char *path, const char *format, int skip_bad, struct c
 		return -1;
 	}
 	importer_init(&im, path, skip_bad, d, sizeof(struct contact), contact_release_row);
+	im.each = each;
+	im.ud = ud;
 	rc = fmt == FMT_CSV ? contacts_csv(&im, fp) : contacts_jsonl(&im, fp);
 	fclose(fp);
-	if (import_finish(&im, rc, &rows, n) < 0)
-		return -1;
+	return import_finish(&im, rc, out, n);
+}
+
+int import_contacts(const char *path, const char *format, int skip_bad, struct contact **out,
+		    size_t *n, struct diag *d)
+{
+	void *rows = NULL;
+	int rc = contacts_import(path, format, skip_bad, NULL, NULL, &rows, n, d);
 	*out = rows;
-	return 0;
+	return rc;
+}
+
+int import_contacts_each(const char *path, const char *format, int skip_bad,
+			 int (*each)(void *ud, struct contact *c), void *ud, size_t *n,
+			 struct diag *d)
+{
+	void *rows = NULL;
+	return contacts_import(path, format, skip_bad, (int (*)(void *, void *))each, ud, &rows,
+			       n, d);
 }
 
 void contacts_free(struct contact *c, size_t n)
@@ -1192,12 +1227,13 @@ static void jsonl_event(struct importer *im, json_t *obj, int64_t now)
 	row_end(im, &ev);
 }
 
-int import_events(const char *path, int skip_bad, int64_t now, struct event **out, size_t *n,
-		  struct diag *d)
+/* events_import - rows kept in *out, or each one passed to each */
+static int events_import(const char *path, int skip_bad, int64_t now,
+			 int (*each)(void *, void *), void *ud, void **out, size_t *n,
+			 struct diag *d)
 {
 	struct importer im;
 	struct jsonl r = {NULL, NULL, 0, 0};
-	void *rows = NULL;
 	json_t *obj;
 	int rc;
 
@@ -1208,6 +1244,8 @@ int import_events(const char *path, int skip_bad, int64_t now, struct event **ou
 		return -1;
 	}
 	importer_init(&im, path, skip_bad, d, sizeof(struct event), event_release_row);
+	im.each = each;
+	im.ud = ud;
 	while ((rc = jsonl_read(&r, &im, &obj)) > 0) {
 		if (!obj)
 			continue;
@@ -1216,10 +1254,23 @@ int import_events(const char *path, int skip_bad, int64_t now, struct event **ou
 	}
 	free(r.line);
 	fclose(r.fp);
-	if (import_finish(&im, rc, &rows, n) < 0)
-		return -1;
+	return import_finish(&im, rc, out, n);
+}
+
+int import_events(const char *path, int skip_bad, int64_t now, struct event **out, size_t *n,
+		  struct diag *d)
+{
+	void *rows = NULL;
+	int rc = events_import(path, skip_bad, now, NULL, NULL, &rows, n, d);
 	*out = rows;
-	return 0;
+	return rc;
+}
+
+int import_events_each(const char *path, int skip_bad, int64_t now,
+		       int (*each)(void *ud, struct event *ev), void *ud, size_t *n, struct diag *d)
+{
+	void *rows = NULL;
+	return events_import(path, skip_bad, now, (int (*)(void *, void *))each, ud, &rows, n, d);
 }
 
 void events_free(struct event *ev, size_t n)
