@@ -14,6 +14,7 @@
 #   store    outreach's worker with the stand-in transport (build/bench/storerate)
 #            vs build/bench/claimloop (the same claim and record SQL, bare)
 #   rss      peak RSS of contacts import, events import, scheduling and each run
+#   pg       the smtp run again on a PostgreSQL store, 1 worker and --workers 4
 #   scale    time per send for a slice of SLICE sends due now, in a store
 #            holding SLICE scheduled sends vs one holding BIG (default 1M),
 #            the slice contiguous in the table or spread over it
@@ -40,10 +41,12 @@ SLICE=${SLICE:-10000}
 BIG=${BIG:-1000000}
 W=$(mktemp -d "${TMPDIR:-/tmp}/outreach-bench.XXXXXX")
 PIDS=
+PGSTOP=
 REPORT=$W/report.md
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	[ -z "$PGSTOP" ] || sh "$ROOT/tests/pgtmp.sh" stop "$PGSTOP"
 	if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
@@ -200,6 +203,7 @@ deliver smtp "  t:
     per_session: 100"
 side "smtp ($SESSIONS sessions)" "$OUT_RATE" "$base" "msg/s"
 SMTP_RSS=$OUT_RSS
+SMTP_RATE=$OUT_RATE
 
 # ---- HTTP: a private nginx answering 200 to everything
 hport=$(free_port)
@@ -250,6 +254,57 @@ deliver webhook "  t:
     concurrency: $HTTP_CONC"
 side "webhook generic ($HTTP_CONC in flight)" "$OUT_RATE" "$cbr" "req/s" "curlblast body 200 bytes"
 HOOK_RSS=$OUT_RSS
+
+# ---- the same smtp run on a PostgreSQL store (a throwaway cluster on a
+# loopback port, fsync off as in any test cluster): one worker, then
+# `--workers 4`, each on a fresh copy (CREATE DATABASE ... TEMPLATE) of
+# a store outreach filled itself; the baseline is the SQLite run above.
+# BENCH_PG=0 skips it.
+if [ "${BENCH_PG:-1}" != 0 ]; then
+	PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/outreach-benchpg.XXXXXX") # not in $W: postgres owns it
+	if pgurl=$(sh "$ROOT/tests/pgtmp.sh" start "$PGDIR"); then
+		PGSTOP="$PGDIR"
+		pq() { psql -X -q -At "$1" -c "$2"; }
+		pq "${pgurl}postgres" "CREATE DATABASE pgbase" || exit 1
+		d="$W/pgbase"
+		mkdir -p "$d"
+		config "$d" "$OUTBOX"
+		export OUTREACH_STORE="${pgurl}pgbase"
+		"$O" -q -c "$d/o.yaml" init >/dev/null || exit 1
+		measure "$d/m.contacts" "$O" -q -c "$d/o.yaml" contacts import "$W/base/contacts.csv" >/dev/null || exit 1
+		measure "$d/m.events" "$O" -q -c "$d/o.yaml" events import "$W/base/events.jsonl" >/dev/null || exit 1
+		measure "$d/m.schedule" "$O" -q -c "$d/o.yaml" run --once --now "$T_EVENT" || exit 1
+		for step in contacts events schedule; do
+			echo "postgresql $step ($N): $(rate "$N" "$(secs "$d/m.$step")") rows/s, peak RSS $(rss_mib "$d/m.$step") MiB"
+		done
+		pq "${pgurl}postgres" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'pgbase'" >/dev/null
+		for wk in 1 4; do
+			db="pgsmtp$wk"
+			pq "${pgurl}postgres" "CREATE DATABASE $db TEMPLATE pgbase" || exit 1
+			d="$W/$db"
+			mkdir -p "$d"
+			config "$d" "  t:
+    kind: smtp
+    host: 127.0.0.1
+    port: $port
+    tls: none
+    from: \"Acme Care <care@example.com>\"
+    concurrency: $SESSIONS
+    per_session: 100"
+			export OUTREACH_STORE="${pgurl}$db"
+			measure "$d/m.run" "$O" -q -c "$d/o.yaml" run --once --now "$T_DUE" --batch "$BATCH" \
+				--workers "$wk" || exit 1
+			sent=$(pq "$OUTREACH_STORE" "select count(*) from sends where state = 'sent'")
+			twice=$(pq "$OUTREACH_STORE" "select count(*) from (select send_id from attempts group by send_id having count(*) > 1) as q")
+			[ "$sent" = "$N" ] && [ "$twice" = 0 ] || echo "postgresql smtp, $wk workers: $sent of $N sent, $twice with more than one attempt"
+			side "smtp on postgresql, $wk worker(s) x $SESSIONS sessions" "$(rate "$sent" "$(secs "$d/m.run")")" \
+				"$SMTP_RATE" "msg/s" "baseline: the same on SQLite, 1 worker; peak RSS $(rss_mib "$d/m.run") MiB"
+		done
+		unset OUTREACH_STORE
+	else
+		echo "bench: no PostgreSQL cluster (make deps installs it); skipped"
+	fi
+fi
 
 # ---- peak RSS
 for x in "contacts import:$(rss_mib "$W/base/m.contacts")" "events import:$(rss_mib "$W/base/m.events")" \
