@@ -163,13 +163,14 @@ for step in contacts events schedule; do
 	row "$step import/run, $N rows" "$(rate "$N" "$(secs "$f")") rows/s, $(rss_mib "$f") MiB peak RSS" "" ""
 done
 
-# deliver NAME TRANSPORT_YAML - outreach run --once at T_DUE on a copy of
+# deliver NAME TRANSPORT_YAML [RUN_ARGS] - outreach run --once at T_DUE on a copy of
 # the base store; sets OUT_RATE (sends recorded sent per second), OUT_RSS
 deliver() {
 	d="$W/$1"
 	bench_clone "$W/base" "$d" || exit 1
 	config "$d" "$2"
-	measure "$d/m.run" "$O" -q -c "$d/o.yaml" run --once --now "$T_DUE" --batch "$BATCH" || exit 1
+	shift 2
+	measure "$d/m.run" "$O" -q -c "$d/o.yaml" run --once --now "$T_DUE" --batch "$BATCH" "$@" || exit 1
 	sent=$(bq "$d" "select count(*) from sends where state = 'sent'")
 	[ "$sent" = "$N" ] || echo "$1: only $sent of $N sent: $(bq "$d" "select state, reason from sends where state != 'sent' limit 1")"
 	OUT_RATE=$(rate "$sent" "$(secs "$d/m.run")")
@@ -204,6 +205,15 @@ deliver smtp "  t:
 side "smtp ($SESSIONS sessions)" "$OUT_RATE" "$base" "msg/s"
 SMTP_RSS=$OUT_RSS
 SMTP_RATE=$OUT_RATE
+deliver smtp4 "  t:
+    kind: smtp
+    host: 127.0.0.1
+    port: $port
+    tls: none
+    from: \"Acme Care <care@example.com>\"
+    concurrency: $SESSIONS
+    per_session: 100" --workers 4
+side "smtp, --workers 4 x $SESSIONS sessions" "$OUT_RATE" "$base" "msg/s" "SQLite: one writer at a time"
 
 # ---- HTTP: a private nginx answering 200 to everything
 hport=$(free_port)
