@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stmt_cache.h"
 #include "store_backend.h"
 #include "timeutil.h"
 #include "xmalloc.h"
@@ -55,8 +56,7 @@ struct pg_db {
 	unsigned gen; /* connection generation: statements re-prepare after a reset */
 	unsigned next_name;
 	int listening;
-	struct store_stmt *cache; /* open addressing by key pointer */
-	size_t cap, used;
+	struct stmt_cache cache;
 };
 
 /* first line of libpq's message, without its "ERROR:  " prefix */
@@ -135,8 +135,6 @@ static int pg_open(const char *url, void **out, struct err *e)
 	db->c = c;
 	db->where = pg_where(c);
 	db->gen = 1;
-	db->cap = 256;
-	db->cache = xcalloc(db->cap, sizeof(*db->cache));
 	PGresult *r = PQexec(c, "SET client_min_messages = warning; SET TIME ZONE 'UTC'");
 	PQclear(r);
 	*out = db;
@@ -155,17 +153,20 @@ static void stmt_clear(struct store_stmt *st)
 	st->row = 0;
 }
 
+static void stmt_free(void *p)
+{
+	struct store_stmt *s = p;
+	stmt_clear(s);
+	free(s->sql);
+	free(s);
+}
+
 static void pg_close(void *p)
 {
 	struct pg_db *db = p;
 	if (!db)
 		return;
-	for (size_t i = 0; i < db->cap; i++)
-		if (db->cache[i].key) {
-			stmt_clear(&db->cache[i]);
-			free(db->cache[i].sql);
-		}
-	free(db->cache);
+	stmt_cache_free(&db->cache, stmt_free);
 	PQfinish(db->c);
 	free(db->where);
 	free(db);
@@ -227,27 +228,6 @@ static int pg_lock(void *p, struct err *e)
 	return pg_exec(p, "SELECT pg_advisory_xact_lock(7310575183440027745)", e);
 }
 
-static size_t slot_of(struct pg_db *db, const char *key)
-{
-	size_t h = ((uintptr_t)key >> 3) * 11400714819323198485ull;
-	size_t i = h & (db->cap - 1);
-	while (db->cache[i].key && db->cache[i].key != key)
-		i = (i + 1) & (db->cap - 1);
-	return i;
-}
-
-static void cache_grow(struct pg_db *db)
-{
-	struct store_stmt *old = db->cache;
-	size_t oldcap = db->cap;
-	db->cap *= 2;
-	db->cache = xcalloc(db->cap, sizeof(*db->cache));
-	for (size_t i = 0; i < oldcap; i++)
-		if (old[i].key)
-			db->cache[slot_of(db, old[i].key)] = old[i];
-	free(old);
-}
-
 /* dollar - `?` outside quotes becomes $1..$n; -1 past MAXPARAM */
 static char *dollar(const char *sql, int *n)
 {
@@ -279,23 +259,21 @@ static char *dollar(const char *sql, int *n)
 static struct store_stmt *pg_prepare(void *p, const char *sql, struct err *e)
 {
 	struct pg_db *db = p;
-	if ((db->used + 1) * 2 > db->cap)
-		cache_grow(db);
-	size_t i = slot_of(db, sql);
-	struct store_stmt *s = &db->cache[i];
-	if (!s->key) {
+	struct store_stmt *s = stmt_cache_get(&db->cache, sql);
+	if (!s) {
 		int n;
 		char *text = dollar(sql, &n);
 		if (!text) {
 			err_set(e, "store %s: prepare: more than %d parameters", db->where, MAXPARAM);
 			return NULL;
 		}
+		s = xcalloc(1, sizeof(*s));
 		s->key = sql;
 		s->sql = text;
 		s->nparam = n;
 		s->db = db;
 		s->name = ++db->next_name;
-		db->used++;
+		stmt_cache_put(&db->cache, sql, s);
 	}
 	stmt_clear(s);
 	s->changes = 0;

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "stmt_cache.h"
 #include "store_backend.h"
 #include "xmalloc.h"
 
@@ -31,8 +32,7 @@ struct sqlite_db {
 	char *path;
 	char *fifo;
 	int fifo_fd;
-	struct store_stmt *cache; /* open addressing by key pointer */
-	size_t cap, used;
+	struct stmt_cache cache;
 };
 
 static int sq_err(struct sqlite_db *db, struct err *e, const char *what)
@@ -101,10 +101,15 @@ static int sqlite_open(const char *url, void **out, struct err *e)
 	}
 	if (strcmp(path, ":memory:") != 0)
 		db->fifo = xasprintf("%s.wake", path);
-	db->cap = 256;
-	db->cache = xcalloc(db->cap, sizeof(*db->cache));
 	*out = db;
 	return 0;
+}
+
+static void stmt_free(void *p)
+{
+	struct store_stmt *s = p;
+	sqlite3_finalize(s->st);
+	free(s);
 }
 
 static void sqlite_close(void *p)
@@ -112,10 +117,7 @@ static void sqlite_close(void *p)
 	struct sqlite_db *db = p;
 	if (!db)
 		return;
-	for (size_t i = 0; i < db->cap; i++)
-		if (db->cache[i].st)
-			sqlite3_finalize(db->cache[i].st);
-	free(db->cache);
+	stmt_cache_free(&db->cache, stmt_free);
 	sqlite3_close(db->h);
 	if (db->fifo_fd >= 0)
 		close(db->fifo_fd);
@@ -153,44 +155,21 @@ static void sqlite_rollback(void *p)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static size_t slot_of(struct sqlite_db *db, const char *key)
-{
-	size_t h = ((uintptr_t)key >> 3) * 11400714819323198485ull;
-	size_t i = h & (db->cap - 1);
-	while (db->cache[i].key && db->cache[i].key != key)
-		i = (i + 1) & (db->cap - 1);
-	return i;
-}
-
-static void cache_grow(struct sqlite_db *db)
-{
-	struct store_stmt *old = db->cache;
-	size_t oldcap = db->cap;
-	db->cap *= 2;
-	db->cache = xcalloc(db->cap, sizeof(*db->cache));
-	for (size_t i = 0; i < oldcap; i++)
-		if (old[i].key)
-			db->cache[slot_of(db, old[i].key)] = old[i];
-	free(old);
-}
-
 static struct store_stmt *sqlite_prepare(void *p, const char *sql, struct err *e)
 {
 	struct sqlite_db *db = p;
-	if ((db->used + 1) * 2 > db->cap)
-		cache_grow(db);
-	size_t i = slot_of(db, sql);
-	struct store_stmt *s = &db->cache[i];
-	if (!s->key) {
+	struct store_stmt *s = stmt_cache_get(&db->cache, sql);
+	if (!s) {
 		sqlite3_stmt *st;
 		if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
 			sq_err(db, e, "prepare");
 			return NULL;
 		}
+		s = xcalloc(1, sizeof(*s));
 		s->key = sql;
 		s->st = st;
 		s->db = db;
-		db->used++;
+		stmt_cache_put(&db->cache, sql, s);
 	}
 	sqlite3_reset(s->st);
 	sqlite3_clear_bindings(s->st);
