@@ -300,4 +300,94 @@ c_serve_guard_rate() {
 	sv_stop
 }
 
-ALL="$ALL c_serve_guard_uid c_serve_guard_conns c_serve_guard_rate"
+# no request makes the server fetch or open what it names: a URL of a
+# local listener that logs every connection and the path of a FIFO that
+# logs every open for reading go into every field a request has (path,
+# query, headers, form and JSON fields of every endpoint, event data,
+# contact attributes); neither probe may see anything, and each is shown
+# to work at the end. serve stays root here ($OUTREACH_SERVE_ALLOW_ROOT):
+# as nobody it could not open files in the case's folder anyway.
+c_serve_guard_nofetch() {
+	sv_setup <<'EOF'
+campaigns:
+  promo:
+    class: marketing
+    trigger: {event: purchase}
+    steps:
+      - {after: 0h, channels: [email], template: promo}
+EOF
+	printf '%s\n' '{"id":"p1","contact":"c1","type":"purchase","at":"2026-03-01T09:00:00Z"}' >"$T/ev.jsonl"
+	ok_o events import "$T/ev.jsonl"
+	ok_o run --once --now 2026-03-01T09:30:00Z
+	s1=$(sv_send_id c1 promo 0)
+	[ -n "$s1" ] || fail "no promo send: $(sv_q 'select id, contact_id, state from sends')"
+	sg_client
+	"$PY" "$T/guard.py" recorder "$T/rport" "$T/rec.log" 2>"$T/rec.err" &
+	SVPIDS="${SVPIDS:-} $!"
+	"$PY" "$T/guard.py" fifowatch "$T/trap.fifo" "$T/fifo.log" 2>"$T/fifo.err" &
+	SVPIDS="$SVPIDS $!"
+	trap 'kill $SVPIDS 2>/dev/null' EXIT
+	i=0
+	while { [ ! -s "$T/rport" ] || [ ! -e "$T/fifo.log.ready" ]; } && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	[ -s "$T/rport" ] && [ -e "$T/fifo.log.ready" ] || fail "the probes did not start: $(cat "$T/rec.err" "$T/fifo.err")"
+	export OUTREACH_API_TOKEN=e2e-api-token
+	sv_start --now 2026-03-01T12:00:00Z
+	RP=$(cat "$T/rport")
+	U="http://127.0.0.1:$RP/fetch-me"
+	F="$T/trap.fifo"
+	UE=$("$PY" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$U")
+	FE=$("$PY" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$F")
+	Q="url=$UE&redirect=$UE&next=$UE&return_to=$UE&callback=$UE&file=$FE&path=$FE&template=$FE&src=file%3A%2F%2F$FE"
+	# r CODE METHOD PATH [ARGS]: every request also names the URL and the
+	# path in every header a server might follow
+	r() {
+		want=$1
+		shift
+		got=$(sv_http "$@" -H "Referer: $U" -H "Origin: $U" -H "X-Forwarded-Host: 127.0.0.1:$RP" \
+			-H "Forwarded: for=127.0.0.1;host=127.0.0.1:$RP" -H "Link: <$U>; rel=preload" \
+			-H "Content-Location: $U" -H "Location: $U" -H "Callback: <$U>" -H "X-Original-URL: $F" \
+			-H "X-Rewrite-URL: $F" -H "X-Include: $F" -H "Accept-Language: ../../../$F")
+		[ "$got" = "$want" ] || fail "$1 $2: $got, want $want: $(head -c 300 "$T/resp.body")"
+		grep -qF "$RP" "$T/resp.head" && fail "$1 $2: the answer's headers name the URL: $(cat "$T/resp.head")"
+		return 0
+	}
+	A="Authorization: Bearer $OUTREACH_API_TOKEN"
+	J='Content-Type: application/json'
+	r 404 GET "/c/$UE"
+	r 404 GET "/$FE"
+	r 404 GET "/o/..%2F..%2F..$FE"
+	r 404 GET "/c/$(sv_tok c 99999 1)?$Q"
+	r 302 GET "/c/$(sv_tok c "$s1" 1)?$Q"
+	sv_is "the click's Location" "$(sed -n 's/^location: //p' "$T/resp.head")" "https://shop.example.com/sale?utm_source=mail"
+	r 200 GET "/o/$(sv_tok o "$s1")?$Q"
+	r 200 GET "/u/$(sv_tok u "$s1")?$Q"
+	r 400 POST "/u/$(sv_tok u "$s1")?$Q" -d "List-Unsubscribe=$UE"
+	r 200 GET "/s/$(sv_tok s "$s1")?$Q"
+	r 200 POST "/s/$(sv_tok s "$s1")?$Q" -d "score=9&comment=$UE+file%3A%2F%2F$FE&template=$FE&redirect=$UE"
+	r 202 POST "/inbound/sms?$Q" -H "$J" -d "{\"from\":\"$U\",\"text\":\"see $U or file://$F\",\"media_url\":\"$U\"}"
+	r 202 POST "/inbound/email?$Q" -H "$J" \
+		-d "{\"from\":\"x@127.0.0.1\",\"subject\":\"$U\",\"text\":\"<img src='$U'> file://$F\",\"in_reply_to\":\"<$U>\",\"attachment\":\"$F\"}"
+	r 400 POST "/dlr/sms?$Q" -H "$J" -d "{\"message_id\":\"$U\",\"status\":\"$F\",\"callback_url\":\"$U\"}"
+	r 404 POST "/dlr/$FE?$Q" -H "$J" -d "{\"message_id\":\"$F\",\"status\":\"delivered\"}"
+	r 200 POST "/api/events?$Q" -H "$A" -H "$J" \
+		-d "{\"id\":\"nf1\",\"contact\":\"c1\",\"type\":\"clicked\",\"at\":\"2026-03-01T11:00:00Z\",\"data\":{\"url\":\"$U\",\"callback\":\"$U\",\"template\":\"$F\",\"file\":\"file://$F\"}}"
+	r 200 POST "/api/contacts?$Q" -H "$A" -H "$J" \
+		-d "{\"id\":\"c7\",\"email\":\"c7@example.com\",\"avatar\":\"$U\",\"webhook\":\"$U\",\"template\":\"$F\",\"photo\":\"file://$F\"}"
+	r 200 GET "/healthz?$Q"
+	r 200 GET "/metrics?$Q"
+	sleep 0.3
+	[ -s "$T/rec.log" ] && fail "serve connected to a URL named in a request: $(cat "$T/rec.log")"
+	[ -s "$T/fifo.log" ] && fail "serve opened a file named in a request: $(cat "$T/fifo.log")"
+	# the probes see what they are there to see
+	"$PY" "$T/guard.py" get "$RP" /probe 127.0.0.1 "$T/probe.body" >/dev/null 2>&1
+	"$PY" -c 'import os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK); time.sleep(0.3); os.close(fd)' "$F"
+	sleep 0.1
+	grep -q 'connection from' "$T/rec.log" || fail "the listener probe does not record a connection"
+	grep -q 'opened for reading' "$T/fifo.log" || fail "the FIFO probe does not record an open"
+	sv_stop
+}
+
+ALL="$ALL c_serve_guard_uid c_serve_guard_conns c_serve_guard_rate c_serve_guard_nofetch"
