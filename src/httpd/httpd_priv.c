@@ -12,8 +12,8 @@
  * Security: a missing user or one with uid 0 is refused rather than
  * running on as root. The one way to stay root is to say so outside the
  * config, $OUTREACH_SERVE_ALLOW_ROOT=1, and name no user (the test suite's
- * stores are root's; php-fpm's --allow-to-run-as-root is the model). The store check uses access(2) as the new user, so
- * it sees exactly what that user may do.
+ * stores are root's; php-fpm's --allow-to-run-as-root is the model). The store check uses access(2)
+ * as the new user, so it sees exactly what that user may do.
  */
 #include <errno.h>
 #include <grp.h>
@@ -74,8 +74,8 @@ int httpd_drop_privileges(const char *user, int *usage, struct err *e)
 		rc = err_set(e, "serve: cannot take the groups of user \"%s\": %s", pname,
 			     strerror(errno));
 	else if (setresgid(gid, gid, gid) < 0)
-		rc = err_set(e, "serve: cannot set group id %u: %s", (unsigned)gid,
-			     strerror(errno));
+		rc =
+		    err_set(e, "serve: cannot set group id %u: %s", (unsigned)gid, strerror(errno));
 	else if (setresuid(uid, uid, uid) < 0)
 		rc = err_set(e, "serve: cannot become user \"%s\": %s", pname, strerror(errno));
 	else if (setuid(0) == 0 || geteuid() == 0 || getuid() == 0 || getegid() == 0)

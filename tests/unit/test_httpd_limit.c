@@ -36,8 +36,8 @@ static void test_bucket(void **state)
 	double t = 1000;
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(httpd_limiter_take(l, a, t), 0);
-	assert_int_equal(httpd_limiter_take(l, a, t), 1); /* 0.5 s at 2/s: 1 */
-	assert_int_equal(httpd_limiter_take(l, b, t), 0); /* another client */
+	assert_int_equal(httpd_limiter_take(l, a, t), 1);	/* 0.5 s at 2/s: 1 */
+	assert_int_equal(httpd_limiter_take(l, b, t), 0);	/* another client */
 	assert_int_equal(httpd_limiter_take(l, a, t + 0.5), 0); /* one token back */
 	assert_int_equal(httpd_limiter_take(l, a, t + 0.5), 1);
 	assert_int_equal(httpd_limiter_take(l, a, t + 100), 0); /* refilled to the burst */
@@ -106,14 +106,14 @@ static void test_client_key(void **state)
 	    {"203.0.113.5", "198.51.100.1", "203.0.113.5"}, /* untrusted peer: ignored */
 	    {"10.1.2.3", NULL, "10.1.2.3"},
 	    {"10.1.2.3", "198.51.100.1", "198.51.100.1"},
-	    {"10.1.2.3", "1.1.1.1, 198.51.100.1", "198.51.100.1"}, /* the left is the client's */
+	    {"10.1.2.3", "1.1.1.1, 198.51.100.1", "198.51.100.1"},   /* the left is the client's */
 	    {"10.1.2.3", "198.51.100.1, 192.0.2.7", "198.51.100.1"}, /* past a second proxy */
 	    {"10.1.2.3", "198.51.100.1, 10.9.9.9, 192.0.2.7", "198.51.100.1"},
 	    {"10.1.2.3", "garbage, 192.0.2.7", "192.0.2.7"}, /* the last good hop */
 	    {"10.1.2.3", "", "10.1.2.3"},
 	    {"10.1.2.3", "198.51.100.1:4711", "198.51.100.1"},
 	    {"10.1.2.3", "[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::"}, /* a /64 */
-	    {"192.0.2.8", "198.51.100.1", "192.0.2.8"},		     /* /32: not trusted */
+	    {"192.0.2.8", "198.51.100.1", "192.0.2.8"},			  /* /32: not trusted */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct sockaddr_in s;
@@ -186,9 +186,11 @@ static void test_config(void **state)
 		const char *yaml, *msg;
 	} bad[] = {
 	    {"serve: yes\n", "t.yaml:1: serve must be a mapping"},
-	    {"serve:\n  rate: 5\n", "t.yaml:2: serve: bad rate \"5\" (use 50/s, 600/m, 1000/h, or off)"},
+	    {"serve:\n  rate: 5\n",
+	     "t.yaml:2: serve: bad rate \"5\" (use 50/s, 600/m, 1000/h, or off)"},
 	    {"serve:\n  rate: -1/s\n", "t.yaml:2: serve: bad rate \"-1/s\""},
-	    {"serve:\n  burst: 0\n", "t.yaml:2: serve: burst must be a whole number 1 to 1000000, not \"0\""},
+	    {"serve:\n  burst: 0\n",
+	     "t.yaml:2: serve: burst must be a whole number 1 to 1000000, not \"0\""},
 	    {"serve:\n  max_connections: 0\n",
 	     "t.yaml:2: serve: max_connections must be a whole number 1 to 65535, not \"0\""},
 	    {"serve:\n  max_connections: 10\n  max_connections_per_ip: 11\n",
