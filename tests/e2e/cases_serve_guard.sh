@@ -170,6 +170,7 @@ sg_status() {
 # it writes there; a missing user, uid 0 or an unwritable store is refused
 c_serve_guard_uid() {
 	unset OUTREACH_SERVE_ALLOW_ROOT
+	export OUTREACH_API_TOKEN=e2e-api-token
 	[ "$(id -u)" = 0 ] || fail "this case needs root (the suite runs as root here)"
 	id nobody >/dev/null 2>&1 || fail "no user nobody on this machine"
 	sv_setup <<'EOF'
@@ -198,6 +199,10 @@ EOF
 	grep -q 'running as user nobody' "$T/serve.err" || fail "no log line about the user: $(cat "$T/serve.err")"
 	# it writes: an unmatched inbound sms is kept
 	sv_want 202 POST /inbound/sms -H 'Content-Type: application/json' -d '{"from":"+15550001111","text":"hello"}'
+	# and the API (its body is staged in a memfd read back through /proc/self/fd)
+	sv_want 200 POST /api/events -H "Authorization: Bearer $OUTREACH_API_TOKEN" -H 'Content-Type: application/json' \
+		-d '{"id":"u1","contact":"c1","type":"purchase","at":"2026-03-01T11:00:00Z"}'
+	grep -q '"added":1' "$T/resp.body" || fail "events API as nobody: $(cat "$T/resp.body")"
 	if ! on_pg; then
 		n=$(sqlite3 "$D/o.db" 'select count(*) from inbound')
 		sv_is "inbound rows written by nobody" "$n" 1
