@@ -104,6 +104,28 @@ struct stats_conf {
 	double monetary[4];	/* M likewise from the spend in 12 months */
 };
 
+/* serve: the HTTP server's limits and its user (httpd.h, cmd_serve.c); the
+ * defaults below unless the config's `serve:` says otherwise */
+#define SERVE_RATE_DEFAULT 50.0	     /* requests per second per client address */
+#define SERVE_MAX_CONNECTIONS_DEFAULT 512
+#define SERVE_MAX_PER_IP_DEFAULT 32
+#define SERVE_TIMEOUT_DEFAULT 15 /* seconds a connection may sit idle */
+struct serve_conf {
+	char *user;	 /* `user:`; NULL: `nobody` when started as root (ignored
+			  * when not started as root) */
+	double rate;	 /* `rate: 50/s`: requests per second per client address;
+			  * 0 (`rate: off`) = no limit */
+	double burst;	 /* `burst: 100`: requests one address may make at once;
+			  * default twice the per-second rate, at least 1 */
+	unsigned max_connections;	 /* `max_connections: 512`: at once, in all */
+	unsigned max_connections_per_ip; /* `max_connections_per_ip: 32` */
+	int64_t timeout;		 /* `timeout: 15s`: idle seconds before a close */
+	char **trusted_proxies;		 /* `trusted_proxies: [ADDR or CIDR, ...]`:
+					  * peers whose X-Forwarded-For names the client;
+					  * validated (inet_pton) */
+	size_t ntrusted_proxies;
+};
+
 struct config {
 	char *path;              /* as given */
 	char *store;             /* path or postgresql:// URL */
@@ -118,6 +140,7 @@ struct config {
 	struct campaign_conf *campaigns;
 	size_t ncampaigns;
 	struct stats_conf stats; /* `stats:`, else the defaults */
+	struct serve_conf serve; /* `serve:`, else the defaults */
 	json_t *doc;             /* the whole file as JSON, owned */
 	json_t *lines;           /* JSON pointer -> line, owned */
 };

@@ -1,5 +1,13 @@
-/* cmd_serve.c - `outreach serve [--listen HOST:PORT] [--now TIME]`: the
- * tracking and feedback HTTP server until SIGTERM or SIGINT.
+/* cmd_serve.c - `outreach serve [--listen HOST:PORT] [--now TIME]
+ * [--user NAME]`: the tracking and feedback HTTP server until SIGTERM or
+ * SIGINT.
+ *
+ * Order of start-up: the config is read, the listening socket is bound
+ * (the one thing that may need root: a port under 1024), then a process
+ * started as root becomes --user, else serve.user, else nobody (refusing
+ * to go on as root when that user does not exist), and only then is the
+ * store checked for that user and opened and the server started: no file
+ * is made and no request read as root.
  *
  * SIGTERM, SIGINT and SIGHUP are blocked before the server's threads
  * start (they inherit the mask) and taken with sigwait here, so a signal
@@ -11,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "httpd.h"
@@ -19,14 +28,15 @@
 
 int cmd_serve(struct cli *c)
 {
-	const char *listen = "127.0.0.1:8080", *nowv = NULL;
+	const char *listen = "127.0.0.1:8080", *nowv = NULL, *user = NULL;
 	for (int i = 1; i < c->argc; i++) {
 		if (cli_opt(c->argc, c->argv, &i, "--listen", &listen) ||
-		    cli_opt(c->argc, c->argv, &i, "--now", &nowv))
+		    cli_opt(c->argc, c->argv, &i, "--now", &nowv) ||
+		    cli_opt(c->argc, c->argv, &i, "--user", &user))
 			continue;
-		cli_usage_error(
-		    "serve: unknown argument \"%s\" (serve [--listen HOST:PORT] [--now TIME])",
-		    c->argv[i]);
+		cli_usage_error("serve: unknown argument \"%s\" (serve [--listen HOST:PORT] "
+				"[--now TIME] [--user NAME])",
+				c->argv[i]);
 	}
 	struct err e = {{0}};
 	char *host;
@@ -34,12 +44,40 @@ int cmd_serve(struct cli *c)
 	if (httpd_parse_listen(listen, &host, &port, &e) < 0)
 		cli_usage_error("serve: %s", e.msg);
 	free(host);
+	if (user && !*user)
+		cli_usage_error("serve: --user: empty (a user name)");
 	int64_t offset = nowv ? cli_time("--now", nowv) - time_now() : 0;
 	struct config *cfg = cli_config(c);
+	if (!user)
+		user = cfg->serve.user;
+	if (httpd_check_secret(cfg, &e) < 0) {
+		fprintf(stderr, "outreach: %s\n", e.msg);
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
+	int fd = httpd_bind(listen, &e);
+	if (fd < 0) {
+		fprintf(stderr, "outreach: serve: %s\n", e.msg);
+		config_free(cfg);
+		return EXIT_RUNTIME;
+	}
 	int usage;
+	if (httpd_drop_privileges(user, &usage, &e) < 0) {
+		fprintf(stderr, "outreach: %s\n", e.msg);
+		close(fd);
+		config_free(cfg);
+		return usage ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	if (httpd_store_writable(cfg->store, &e) < 0) {
+		fprintf(stderr, "outreach: %s\n", e.msg);
+		close(fd);
+		config_free(cfg);
+		return EXIT_RUNTIME;
+	}
 	struct httpd *h = httpd_create(cfg, &usage, &e);
 	if (!h) {
 		fprintf(stderr, "outreach: %s\n", e.msg);
+		close(fd);
 		config_free(cfg);
 		return usage ? EXIT_USAGE : EXIT_RUNTIME;
 	}
@@ -50,7 +88,7 @@ int cmd_serve(struct cli *c)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (httpd_listen(h, listen, offset, &e) < 0) {
+	if (httpd_start(h, fd, offset, &e) < 0) {
 		fprintf(stderr, "outreach: serve: %s\n", e.msg);
 		httpd_free(h);
 		config_free(cfg);

@@ -27,8 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hash.h"
 #include "httpd_internal.h"
@@ -514,23 +518,40 @@ static char *env_dup(const char *name)
 	return v && *v ? xstrdup(v) : NULL;
 }
 
+int httpd_check_secret(const struct config *cfg, struct err *e)
+{
+	const char *v = getenv(cfg->tracking_secret_env);
+	if (v && *v)
+		return 0;
+	return err_set(e,
+		       "serve: tracking secret $%s is not set (tracking.secret_env): refusing "
+		       "to serve links nobody can verify",
+		       cfg->tracking_secret_env);
+}
+
 struct httpd *httpd_create(const struct config *cfg, int *usage, struct err *e)
 {
 	*usage = 0;
+	if (httpd_check_secret(cfg, e) < 0) {
+		*usage = 1;
+		return NULL;
+	}
 	struct httpd *h = xcalloc(1, sizeof(*h));
 	h->cfg = cfg;
 	h->secret = env_dup(cfg->tracking_secret_env);
-	if (!h->secret) {
-		*usage = 1;
-		err_set(e,
-			"serve: tracking secret $%s is not set (tracking.secret_env): refusing "
-			"to serve links nobody can verify",
-			cfg->tracking_secret_env);
-		free(h);
-		return NULL;
+	if (cfg->serve.ntrusted_proxies) {
+		h->proxies = httpd_proxies_create(cfg->serve.trusted_proxies,
+						  cfg->serve.ntrusted_proxies, e);
+		if (!h->proxies) {
+			*usage = 1;
+			free(h->secret);
+			free(h);
+			return NULL;
+		}
 	}
 	h->api_token = env_dup(HTTPD_API_TOKEN_ENV);
 	h->inbound_token = env_dup(HTTPD_INBOUND_TOKEN_ENV);
+	h->limiter = httpd_limiter_create(cfg->serve.rate, cfg->serve.burst, HTTPD_LIMIT_SLOTS);
 	pthread_mutex_init(&h->pool_lock, NULL);
 	pthread_mutex_init(&h->m.lock, NULL);
 	struct store *s = pool_get(h, e);
@@ -579,6 +600,11 @@ int httpd_parse_listen(const char *listen, char **host, int *port, struct err *e
 	return 0;
 }
 
+static int listen_fd(int fd)
+{
+	return listen(fd, SOMAXCONN);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
@@ -617,6 +643,11 @@ static enum MHD_Result queue(struct MHD_Connection *c, const struct httpd_resp *
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rs->allow);
 	if (rs->bearer_challenge)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (rs->retry_after > 0) {
+		char secs[16];
+		snprintf(secs, sizeof(secs), "%d", rs->retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+	}
 	enum MHD_Result ret = MHD_queue_response(c, (unsigned)rs->code, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -643,6 +674,34 @@ static int too_long(const char *cl)
 	return 0;
 }
 
+/* xff_last - the value of the request's last X-Forwarded-For header (the
+ * one the nearest proxy wrote), NULL when none */
+static enum MHD_Result xff_each(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	(void)kind;
+	if (key && value && strcasecmp(key, "X-Forwarded-For") == 0)
+		*(const char **)cls = value;
+	return MHD_YES;
+}
+
+/* over_rate - 0 when the client of c may make a request at now, else the
+ * seconds it is to wait (serve.rate, serve.burst per client address) */
+static int over_rate(struct httpd *h, struct MHD_Connection *c, double now)
+{
+	if (h->cfg->serve.rate <= 0)
+		return 0;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const char *xff = NULL;
+	unsigned char key[16];
+	if (h->proxies)
+		MHD_get_connection_values(c, MHD_HEADER_KIND, xff_each, &xff);
+	if (!ci || httpd_client_key(ci->client_addr, xff, h->proxies, key) < 0)
+		return 0; /* not an IP peer: nothing to key a bucket on */
+	return httpd_limiter_take(h->limiter, key, now);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -654,15 +713,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		cn = xcalloc(1, sizeof(*cn));
 		cn->t0 = mono_secs();
 		*con_cls = cn;
-		if (too_long(header(c, MHD_HTTP_HEADER_CONTENT_LENGTH))) {
+		int wait = over_rate(h, c, cn->t0);
+		if (wait || too_long(header(c, MHD_HTTP_HEADER_CONTENT_LENGTH))) {
 			struct httpd_resp rs = {0};
 			const struct route *r = route_of(url);
 			enum httpd_ep ep = r ? r->ep : EP_OTHER;
 			rs.endpoint = httpd_ep_names[ep];
-			httpd_text(&rs, 413, "request body over %d bytes", HTTPD_BODY_MAX);
+			if (wait) {
+				httpd_text(&rs, 429, "too many requests, try again in %d s", wait);
+				rs.retry_after = wait;
+			} else {
+				httpd_text(&rs, 413, "request body over %d bytes", HTTPD_BODY_MAX);
+			}
 			cn->answered = 1;
 			enum MHD_Result ret = queue(c, &rs);
-			count(h, ep, 413, mono_secs() - cn->t0);
+			count(h, ep, rs.code, mono_secs() - cn->t0);
 			httpd_resp_release(&rs);
 			return ret;
 		}
@@ -724,7 +789,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-int httpd_listen(struct httpd *h, const char *listen, int64_t clock_offset, struct err *e)
+int httpd_bind(const char *listen, struct err *e)
 {
 	char *host, portbuf[8];
 	int port;
@@ -734,34 +799,70 @@ int httpd_listen(struct httpd *h, const char *listen, int64_t clock_offset, stru
 	struct addrinfo hints = {0}, *ai = NULL;
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
+	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
 	int gai = getaddrinfo(host, portbuf, &hints, &ai);
-	if (gai != 0) {
-		err_set(e, "--listen %s: %s", listen, gai_strerror(gai));
-		free(host);
+	free(host);
+	if (gai != 0)
+		return err_set(e, "--listen %s: %s", listen, gai_strerror(gai));
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err_set(e, "--listen %s: socket: %s", listen, strerror(errno));
+		freeaddrinfo(ai);
 		return -1;
 	}
-	free(host);
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen_fd(fd) < 0) {
+		int err = errno;
+		close(fd);
+		freeaddrinfo(ai);
+		return err_set(e, "--listen %s: cannot listen: %s", listen, strerror(err));
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int httpd_start(struct httpd *h, int fd, int64_t clock_offset, struct err *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		close(fd);
+		return err_set(e, "serve: getsockname: %s", strerror(errno));
+	}
+	const struct serve_conf *sc = &h->cfg->serve;
 	h->clock_offset = clock_offset;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-	if (ai->ai_family == AF_INET6)
+	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* libmicrohttpd shares the connection limit out among the pool's
+	 * threads: at least one each */
+	unsigned maxconn = sc->max_connections < HTTPD_THREADS ? HTTPD_THREADS : sc->max_connections;
 	h->daemon = MHD_start_daemon(
-	    flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTPD_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)HTTPD_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_HEADER_MAX,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)64, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-	    MHD_OPTION_END);
-	freeaddrinfo(ai);
-	if (!h->daemon)
-		return err_set(e, "--listen %s: cannot listen (address in use or not available)",
-			       listen);
-	const union MHD_DaemonInfo *info =
-	    MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	h->port = info ? info->port : port;
+	    (unsigned)sc->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_HEADER_MAX,
+	    MHD_OPTION_CONNECTION_LIMIT, maxconn, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)sc->max_connections_per_ip, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
+	if (!h->daemon) {
+		close(fd);
+		return err_set(e, "serve: cannot start the server (libmicrohttpd)");
+	}
+	h->port = ss.ss_family == AF_INET6
+		      ? ntohs(((struct sockaddr_in6 *)(void *)&ss)->sin6_port)
+		      : ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port);
 	return 0;
+}
+
+int httpd_listen(struct httpd *h, const char *listen, int64_t clock_offset, struct err *e)
+{
+	int fd = httpd_bind(listen, e);
+	if (fd < 0)
+		return -1;
+	return httpd_start(h, fd, clock_offset, e);
 }
 
 int httpd_port(const struct httpd *h)
@@ -783,5 +884,7 @@ void httpd_free(struct httpd *h)
 	free(h->secret);
 	free(h->api_token);
 	free(h->inbound_token);
+	httpd_limiter_free(h->limiter);
+	httpd_proxies_free(h->proxies);
 	free(h);
 }

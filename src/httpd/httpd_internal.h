@@ -27,6 +27,7 @@ enum httpd_ep {
 };
 extern const char *const httpd_ep_names[EP_N];
 
+#define HTTPD_LIMIT_SLOTS 16384 /* client addresses the rate limiter remembers */
 #define HTTPD_CODES 600	  /* status codes counted: 100..599 */
 #define HTTPD_NBUCKETS 10 /* request duration histogram */
 extern const double httpd_dur_bounds[HTTPD_NBUCKETS];
@@ -51,6 +52,8 @@ struct httpd {
 	size_t npool, cappool;
 	struct MHD_Daemon *daemon;
 	int port;
+	struct httpd_limiter *limiter;	/* requests per client address */
+	struct httpd_proxies *proxies; /* serve.trusted_proxies; NULL: none */
 	struct httpd_metrics m;
 };
 

@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -70,7 +71,8 @@ struct loader {
 
 static const char *const top_keys[] = {"store",	   "templates",	 "timezone", "tracking",
 				       "policies", "transports", "segments", "campaigns",
-				       "encrypt",  "log_pii",	 "stats",    NULL};
+				       "encrypt",  "log_pii",	 "stats",    "serve",
+				       NULL};
 static const char *const tracking_keys[] = {"base_url", "secret_env", NULL};
 static const char *const campaign_keys[] = {"class",	   "trigger",	 "goal",
 					    "holdout",	   "steps",	 "max_per_contact",
@@ -83,6 +85,9 @@ static const char *const step_keys[] = {"after",  "channels", "template", "varia
 					"expire", "unless",   "send_at",  "survey",
 					NULL};
 static const char *const stats_keys[] = {"rfm", NULL};
+static const char *const serve_keys[] = {"user",	 "rate",    "burst",
+					 "max_connections", "max_connections_per_ip",
+					 "timeout", "trusted_proxies", NULL};
 static const char *const rfm_keys[] = {"recency_days", "frequency", "monetary", NULL};
 static const char *const transport_kinds[] = {"smtp", "http", "webhook", "outbox", NULL};
 
@@ -1388,6 +1393,159 @@ static void load_stats(struct loader *ld, json_t *root, struct buf *p)
 	ptr_pop(p, mark);
 }
 
+/* serve_rate - `rate:` as requests per second: "50/s", "600/m", "1000/h";
+ * 0, "0" or "off" for no limit; -1 when it is none of these */
+static int serve_rate(const json_t *v, double *out)
+{
+	if (json_is_integer(v) && json_integer_value(v) == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (json_is_false(v)) {
+		*out = 0;
+		return 0;
+	}
+	if (!json_is_string(v))
+		return -1;
+	const char *s = json_string_value(v);
+	if (strcmp(s, "off") == 0 || strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	const char *slash = strchr(s, '/');
+	double n, unit;
+	if (!slash || decimal(s, (size_t)(slash - s), &n) < 0)
+		return -1;
+	if (strcmp(slash, "/s") == 0)
+		unit = 1;
+	else if (strcmp(slash, "/m") == 0 || strcmp(slash, "/min") == 0)
+		unit = 60;
+	else if (strcmp(slash, "/h") == 0)
+		unit = 3600;
+	else
+		return -1;
+	if (n <= 0 || n > 1e6)
+		return -1;
+	*out = n / unit;
+	return 0;
+}
+
+/* serve_count - o[key], when there, as a whole number lo..hi into *out */
+static void serve_count(struct loader *ld, json_t *o, struct buf *p, const char *key, long lo,
+			long hi, unsigned *out)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v))
+		return;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		problem(ld, 0, key_line(ld, p, key), "serve", "%s must be a whole number %ld to %ld, not %s",
+			key, lo, hi, qv(ld, p, key, v));
+		return;
+	}
+	*out = (unsigned)json_integer_value(v);
+}
+
+/* proxy_ok - an IPv4 or IPv6 address, or one with a /PREFIX */
+static int proxy_ok(const char *s)
+{
+	char addr[64];
+	unsigned char bin[16];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	if (n == 0 || n >= sizeof(addr))
+		return 0;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	int v6 = strchr(addr, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
+		return 0;
+	if (!slash)
+		return 1;
+	size_t i = 0;
+	double bits;
+	const char *b = slash + 1;
+	if (!match_digits(b, strlen(b), &i) || i != strlen(b) || i > 3 ||
+	    decimal(b, i, &bits) < 0)
+		return 0;
+	return bits <= (v6 ? 128 : 32);
+}
+
+static void check_proxy(struct loader *ld, const char *ctx, const char *name, struct buf *p)
+{
+	if (!proxy_ok(name))
+		problem(ld, 0, at_line(ld, p), ctx,
+			"trusted_proxies: %s is not an IP address or ADDRESS/PREFIX", q(ld, name));
+}
+
+/* load_serve - `serve: {user, rate, burst, max_connections,
+ * max_connections_per_ip, timeout, trusted_proxies}`: the server's user and
+ * limits (struct serve_conf); the defaults for what is absent */
+static void load_serve(struct loader *ld, json_t *root, struct buf *p)
+{
+	struct serve_conf *sc = &ld->c->serve;
+	json_t *o = json_object_get(root, "serve"), *v;
+	size_t mark = p->len;
+	const char *s;
+	int burst_given = 0;
+	if (!o || json_is_null(o))
+		goto defaults;
+	ptr_key(p, "serve");
+	if (!json_is_object(o)) {
+		problem(ld, 0, at_line(ld, p), NULL, "serve must be a mapping");
+		ptr_pop(p, mark);
+		goto defaults;
+	}
+	check_keys(ld, o, p, serve_keys);
+	if (get_str(ld, "serve", o, p, "user", &s) > 0) {
+		int ok = *s != '\0' && *s != '-' && strlen(s) <= 32;
+		for (const char *x = s; *x; x++)
+			if (!isalnum((unsigned char)*x) && *x != '_' && *x != '-' && *x != '.')
+				ok = 0;
+		if (!ok)
+			problem(ld, 0, key_line(ld, p, "user"), "serve", "user %s is not a user name",
+				qv(ld, p, "user", json_object_get(o, "user")));
+		else
+			sc->user = xstrdup(s);
+	}
+	v = json_object_get(o, "rate");
+	if (v && !json_is_null(v) && serve_rate(v, &sc->rate) < 0)
+		problem(ld, 0, key_line(ld, p, "rate"), "serve",
+			"bad rate %s (use 50/s, 600/m, 1000/h, or off)", qv(ld, p, "rate", v));
+	v = json_object_get(o, "burst");
+	if (v && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 1000000)
+			problem(ld, 0, key_line(ld, p, "burst"), "serve",
+				"burst must be a whole number 1 to 1000000, not %s",
+				qv(ld, p, "burst", v));
+		else {
+			sc->burst = (double)json_integer_value(v);
+			burst_given = 1;
+		}
+	}
+	serve_count(ld, o, p, "max_connections", 1, 65535, &sc->max_connections);
+	serve_count(ld, o, p, "max_connections_per_ip", 1, 65535, &sc->max_connections_per_ip);
+	int64_t t;
+	if (get_duration(ld, "serve", o, p, "timeout", &t) > 0) {
+		if (t < 1 || t > 3600)
+			problem(ld, 0, key_line(ld, p, "timeout"), "serve",
+				"timeout must be 1s to 1h, not %s",
+				qv(ld, p, "timeout", json_object_get(o, "timeout")));
+		else
+			sc->timeout = t;
+	}
+	str_list(ld, "serve", o, p, "trusted_proxies", &sc->trusted_proxies,
+		 &sc->ntrusted_proxies, check_proxy);
+	if (sc->max_connections_per_ip > sc->max_connections)
+		problem(ld, 0, key_line(ld, p, "max_connections_per_ip"), "serve",
+			"max_connections_per_ip (%u) is over max_connections (%u)",
+			sc->max_connections_per_ip, sc->max_connections);
+	ptr_pop(p, mark);
+defaults:
+	if (!burst_given)
+		sc->burst = sc->rate * 2 < 1 ? 1 : ceil(sc->rate * 2);
+}
+
 static void load_root(struct loader *ld)
 {
 	struct config *c = ld->c;
@@ -1395,6 +1553,10 @@ static void load_root(struct loader *ld)
 	struct buf p = BUF_INIT;
 	buf_append(&p, "", 0);
 	stats_conf_default(&c->stats);
+	c->serve.rate = SERVE_RATE_DEFAULT;
+	c->serve.max_connections = SERVE_MAX_CONNECTIONS_DEFAULT;
+	c->serve.max_connections_per_ip = SERVE_MAX_PER_IP_DEFAULT;
+	c->serve.timeout = SERVE_TIMEOUT_DEFAULT;
 	if (json_is_object(root)) {
 		check_keys(ld, root, &p, top_keys);
 		top_string(ld, root, &p, "store", &c->store);
@@ -1412,6 +1574,7 @@ static void load_root(struct loader *ld)
 		load_campaigns(ld, root, &p);
 		load_stats(ld, root, &p);
 	}
+	load_serve(ld, json_is_object(root) ? root : NULL, &p);
 	/* OUTREACH_STORE wins over store: (a password kept out of the file,
 	 * one config pointed at another store) */
 	const char *env_store = getenv("OUTREACH_STORE");
@@ -1668,6 +1831,8 @@ void config_free(struct config *c)
 	free(c->timezone);
 	free(c->tracking_base_url);
 	free(c->tracking_secret_env);
+	free(c->serve.user);
+	free_list(c->serve.trusted_proxies, c->serve.ntrusted_proxies);
 	json_decref(c->doc);
 	json_decref(c->lines);
 	free(c);
