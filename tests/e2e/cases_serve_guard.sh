@@ -10,11 +10,10 @@
 # 127/8 is the loopback interface on Linux) to stand for other clients.
 
 # The suite runs as root on stores in root's temporary folders, where a
-# serve that became nobody could not write: the other serve cases keep
-# root by saying so ($OUTREACH_SERVE_ALLOW_ROOT=1, only honoured when no
-# serve.user or --user is named). This belongs in run.sh beside
-# OUTREACH_SECRET; the cases below unset it to test the real default.
-export OUTREACH_SERVE_ALLOW_ROOT=1
+# serve that became nobody could not write: run.sh lets the other serve
+# cases keep root ($OUTREACH_SERVE_ALLOW_ROOT=1, only honoured when no
+# serve.user or --user is named); the cases below unset it to test the
+# real default.
 
 # sg_client - write $T/guard.py, the cases' raw-socket client and probes
 sg_client() {
@@ -241,6 +240,7 @@ EOF
 		err_has "store file $D/o.db is not writable by user nobody" "root's store file"
 	fi
 	# bad serve: values are the config's errors, FILE:LINE
+	on_pg && cp "$T/o.yaml" "$T/o4.yaml" # (on SQLite o4.yaml is the config above)
 	cat >>"$T/o4.yaml" <<'EOF'
   rate: fast
   burst: 0
@@ -289,7 +289,7 @@ c_serve_guard_rate() {
 	sv_is "8 requests at once from 127.0.0.1" "$(g burst "$p" 8 /healthz)" "200 200 200 200 200 429 429 429 1"
 	ev='{"id":"r1","contact":"c1","type":"purchase","at":"2026-03-01T11:00:00Z"}'
 	sv_is "the API past the rate" "$(g post "$p" /api/events "$ev" 127.0.0.1 "Authorization: Bearer $OUTREACH_API_TOKEN" 'Content-Type: application/json')" 429
-	sv_is "events stored by a 429" "$(sv_q "select count(*) from events where id = 'r1'")" 0
+	sv_is "events stored by a 429" "$(sv_q "select count(*) from events where dedup = 'id:r1'")" 0
 	# a forged X-Forwarded-For from an untrusted peer changes nothing
 	sv_is "spoofed X-Forwarded-For" "$(g burst "$p" 1 /healthz 127.0.0.1 'X-Forwarded-For: 203.0.113.9')" "429 1"
 	sv_is "another address" "$(g burst "$p" 5 /healthz 127.0.0.2)" "200 200 200 200 200 -"

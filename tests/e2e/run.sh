@@ -22,6 +22,9 @@ H="$ROOT/tests/e2e/helper.py"
 DATA="$ROOT/tests/e2e/data"
 NOW=2026-03-01T10:00:00Z
 export OUTREACH_SECRET=e2e-test-secret
+# serve keeps root in the cases (their stores are in root's temporary
+# folders); cases_serve_guard.sh unsets it to test the drop to a user
+export OUTREACH_SERVE_ALLOW_ROOT=1
 export PYTHONPATH="$ROOT/tests/e2e" # storedb.py, for the cases' Python checks
 unset OUTREACH_CONFIG
 
