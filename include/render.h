@@ -64,7 +64,7 @@ void render_check_template(const struct renderer *r, const char *name, enum chan
 
 /* render_uses - 1 when any file of template name for kind (every segment
  * and locale, text and HTML) names root ("stats" for {{stats.x}} or
- * {{#stats}}); answered once per (name, kind, root) and remembered, so a
+ * {{#stats}}) or "." (which may be the whole context); answered once per (name, kind, root) and remembered, so a
  * caller can skip work the templates never read */
 int render_uses(struct renderer *r, const char *name, enum channel_kind kind, const char *root);
 

@@ -472,7 +472,10 @@ static void uses_var(void *p, const char *name, int line, enum mustache_var_kind
 	struct uses_ud *u = p;
 	size_t n = strcspn(name, ".");
 	(void)line, (void)in_section;
-	if (kind != MUSTACHE_PARTIAL && strlen(u->root) == n && strncmp(name, u->root, n) == 0)
+	if (kind == MUSTACHE_PARTIAL)
+		return;
+	/* "." ({{json .}}) may be the whole context, every root in it */
+	if (strcmp(name, ".") == 0 || (strlen(u->root) == n && strncmp(name, u->root, n) == 0))
 		u->yes = 1;
 }
 

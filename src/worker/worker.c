@@ -369,6 +369,18 @@ static void flush(struct worker *w)
 	}
 }
 
+/* step_uses - 1 when the template of j's step reads root on any of the
+ * step's channels: the render context is built once for all of them */
+static int step_uses(struct worker *w, const struct job *j, const char *root)
+{
+	for (size_t i = 0; i < j->sc->nchannels; i++) {
+		const struct transport_conf *tc = config_transport(w->cfg, j->sc->channels[i]);
+		if (tc && render_uses(w->r, j->row.template, tc->channel, root))
+			return 1;
+	}
+	return 0;
+}
+
 /* advance - try the step's channels from j->chan on: the first one the
  * contact can be reached on is rendered and submitted (1: in flight);
  * when none is left the send is recorded failed or suppressed (0). */
@@ -456,6 +468,9 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 			if (lrc < 0)
 				return -1;
 		}
+		/* the bounce token is the smtp return path's ({token}, VERP) */
+		if (tc->channel == CHANNEL_EMAIL && !j->token)
+			j->token = track_token(w->secret, 'b', j->row.id, 0);
 		json_t *from = json_object_get(tc->opts, "from");
 		const char *from_s = json_is_string(from) ? json_string_value(from) : NULL;
 		j->tc = tc;
@@ -572,9 +587,12 @@ static int start(struct worker *w, struct send_row *row, int64_t now, struct err
 		return -1;
 	}
 	j->have_ev = j->row.event_id && rc == 0;
-	j->unsub = track_url(w->cfg->tracking_base_url, w->secret, 'u', j->row.id, 0);
-	j->survey = track_url(w->cfg->tracking_base_url, w->secret, 's', j->row.id, 0);
-	j->token = track_token(w->secret, 'b', j->row.id, 0);
+	/* each signed url costs an HMAC: only those a message can carry (the
+	 * bounce token is signed in advance(), for email only) */
+	if (j->cc->cls == CLASS_MARKETING)
+		j->unsub = track_url(w->cfg->tracking_base_url, w->secret, 'u', j->row.id, 0);
+	if (step_uses(w, j, "survey_url"))
+		j->survey = track_url(w->cfg->tracking_base_url, w->secret, 's', j->row.id, 0);
 	return advance(w, j, now, e) < 0 ? -1 : 0;
 }
 
