@@ -181,7 +181,9 @@ void send_rows_free(struct send_row *r, size_t n);
 void send_row_release(struct send_row *r);
 
 /* store_claim - lease up to limit due sends to owner until now + lease:
- * transactional first, then by due time; expired leases are taken over */
+ * transactional first, then by due time; expired leases are taken over.
+ * In its own transaction, or in the caller's when one is open (the claims
+ * hold from its commit; hand nothing to a transport before it) */
 int store_claim(struct store *s, const char *owner, int64_t now, int64_t lease, int limit,
 		struct send_row **out, size_t *n, struct err *e);
 /* store_send_get - 0 found, 1 not found */

@@ -855,19 +855,23 @@ static int pass(struct worker *w, int64_t now, int *busy, struct err *e)
 	if (room > w->o->batch)
 		room = w->o->batch;
 	if (room > 0 && !stopping(w)) {
-		if (store_claim(w->s, w->owner, now, w->o->lease, room, &rows, &n, e) < 0)
+		/* one write transaction for the batch: the claim, the policy
+		 * checks and their marks are atomic for every worker, and one
+		 * commit serves all; nothing is submitted before it (settle) */
+		if (store_begin(w->s, e) < 0)
 			return -1;
-		w->t->claimed += (int64_t)n;
-		/* one write transaction for the batch: policy checks and their
-		 * marks are atomic for every worker, and one commit serves all */
-		if (n && store_begin(w->s, e) < 0)
-			rc = -1;
+		if (store_claim(w->s, w->owner, now, w->o->lease, room, &rows, &n, e) < 0) {
+			store_rollback(w->s);
+			return -1;
+		}
 		for (i = 0; i < n && rc == 0 && !stopping(w); i++)
 			rc = start(w, &rows[i], w->o->now ? now : clock_now(w), e);
-		if (n && rc == 0)
+		if (rc == 0)
 			rc = settle(w, rc, e);
-		else if (n)
+		else
 			settle(w, rc, &(struct err){{0}});
+		if (rc == 0)
+			w->t->claimed += (int64_t)n;
 		/* give back what SIGTERM or an error left unstarted */
 		struct err ignore;
 		for (; i < n; i++)
