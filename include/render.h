@@ -34,6 +34,11 @@ struct rendered {
 struct renderer *renderer_create(const char *dir);
 void renderer_free(struct renderer *r);
 
+/* render_refresh - forget which template files exist: render_find and
+ * render_message look each path up once and remember the answer until
+ * this is called (the worker calls it once a pass) */
+void render_refresh(struct renderer *r);
+
 /* render_find - the most specific existing file for (name, kind, segments,
  * locale, ext) or NULL; *segment_used set to the matching segment or NULL.
  * Caller frees. */

@@ -837,6 +837,7 @@ static int pass(struct worker *w, int64_t now, int *busy, struct err *e)
 	struct worker_totals before = *w->t;
 	int more, released;
 	*busy = 0;
+	render_refresh(w->r); /* template files added since are seen from here on */
 	if (store_workers_reap(w->s, w->host, pid_alive, now, &released, e) < 0)
 		return -1;
 	if (released)
