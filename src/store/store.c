@@ -196,19 +196,16 @@ void strv_free(char **v, size_t n)
 
 /* ---- contacts ---- */
 
-int store_contact_get(struct store *s, const char *id, struct contact *c, struct err *e)
+/* IN_LIST - the placeholders of a batch read: IN_MAX ids a statement,
+ * the unused ones bound to NULL (the SQL text stays one cached string) */
+#define IN_MAX 32
+#define IN_Q4 "?, ?, ?, ?"
+#define IN_LIST "(" IN_Q4 ", " IN_Q4 ", " IN_Q4 ", " IN_Q4 ", " IN_Q4 ", " IN_Q4 ", " IN_Q4 ", " IN_Q4 ")"
+
+#define CONTACT_COLS "id, name, email, phone, timezone, locale, attrs, do_not_contact "
+
+static void contact_from_row(struct store *s, struct store_stmt *st, struct contact *c)
 {
-	struct store_stmt *st = prep(s,
-		"SELECT id, name, email, phone, timezone, locale, attrs, do_not_contact "
-		"FROM contacts WHERE id = ?", e);
-	if (!st)
-		return -1;
-	btxt(s, st, 1, id);
-	int rc = step(s, st, e);
-	if (rc != 1) {
-		done(s, st);
-		return rc < 0 ? -1 : 1;
-	}
 	memset(c, 0, sizeof(*c));
 	c->id = cdup(s, st, 0);
 	c->name = cdup(s, st, 1);
@@ -222,7 +219,46 @@ int store_contact_get(struct store *s, const char *id, struct contact *c, struct
 	c->do_not_contact = (int)cint(s, st, 7);
 	for (int k = 0; k < CHANNEL_NKINDS; k++)
 		c->unsub[k] = -1;
+}
+
+int store_contact_get(struct store *s, const char *id, struct contact *c, struct err *e)
+{
+	struct store_stmt *st = prep(s, "SELECT " CONTACT_COLS "FROM contacts WHERE id = ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, id);
+	int rc = step(s, st, e);
+	if (rc == 1)
+		contact_from_row(s, st, c);
 	done(s, st);
+	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+}
+
+int store_contacts_get(struct store *s, char *const *ids, size_t n, struct contact *out,
+		       int *found, struct err *e)
+{
+	memset(found, 0, n * sizeof(*found));
+	for (size_t off = 0; off < n; off += IN_MAX) {
+		size_t m = n - off < IN_MAX ? n - off : IN_MAX;
+		struct store_stmt *st =
+			prep(s, "SELECT " CONTACT_COLS "FROM contacts WHERE id IN " IN_LIST, e);
+		if (!st)
+			return -1;
+		for (size_t i = 0; i < IN_MAX; i++)
+			btxt(s, st, (int)i + 1, i < m ? ids[off + i] : NULL);
+		int rc;
+		while ((rc = step(s, st, e)) == 1) {
+			const char *id = ctxt(s, st, 0);
+			for (size_t i = off; i < off + m; i++)
+				if (!found[i] && ids[i] && strcmp(ids[i], id) == 0) {
+					contact_from_row(s, st, &out[i]);
+					found[i] = 1;
+				}
+		}
+		done(s, st);
+		if (rc < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -552,6 +588,39 @@ int store_event_take(struct store *s, int64_t id, struct err *e)
 	return rc < 0 ? -1 : rc == 0;
 }
 
+int store_events_get(struct store *s, const int64_t *ids, size_t n, struct event *out, int *found,
+		     struct err *e)
+{
+	memset(found, 0, n * sizeof(*found));
+	for (size_t off = 0; off < n; off += IN_MAX) {
+		size_t m = n - off < IN_MAX ? n - off : IN_MAX;
+		struct store_stmt *st = prep(s,
+			"SELECT id, contact_id, type, at, data, send_id FROM events WHERE id IN " IN_LIST,
+			e);
+		if (!st)
+			return -1;
+		for (size_t i = 0; i < IN_MAX; i++) {
+			if (i < m && ids[off + i])
+				bint(s, st, (int)i + 1, ids[off + i]);
+			else
+				btxt(s, st, (int)i + 1, NULL);
+		}
+		int rc;
+		while ((rc = step(s, st, e)) == 1) {
+			int64_t id = cint(s, st, 0);
+			for (size_t i = off; i < off + m; i++)
+				if (!found[i] && ids[i] == id) {
+					event_from_row(s, st, 1, &out[i]);
+					found[i] = 1;
+				}
+		}
+		done(s, st);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int store_event_get(struct store *s, int64_t id, struct event *out, struct err *e)
 {
 	struct store_stmt *st =
@@ -731,6 +800,37 @@ int store_segments_of(struct store *s, const char *contact, char ***names, size_
 		return -1;
 	btxt(s, st, 1, contact);
 	return strings(s, st, names, n, e);
+}
+
+int store_segments_of_each(struct store *s, char *const *contacts, size_t n, char ***names,
+			   size_t *counts, struct err *e)
+{
+	memset(names, 0, n * sizeof(*names));
+	memset(counts, 0, n * sizeof(*counts));
+	for (size_t off = 0; off < n; off += IN_MAX) {
+		size_t m = n - off < IN_MAX ? n - off : IN_MAX;
+		struct store_stmt *st = prep(s,
+			"SELECT contact_id, segment FROM contact_segments WHERE contact_id IN " IN_LIST
+			" ORDER BY contact_id, segment", e);
+		if (!st)
+			return -1;
+		for (size_t i = 0; i < IN_MAX; i++)
+			btxt(s, st, (int)i + 1, i < m ? contacts[off + i] : NULL);
+		int rc;
+		while ((rc = step(s, st, e)) == 1) {
+			const char *id = ctxt(s, st, 0);
+			for (size_t i = off; i < off + m; i++) {
+				if (!contacts[i] || strcmp(contacts[i], id) != 0)
+					continue;
+				names[i] = xrealloc(names[i], (counts[i] + 1) * sizeof(**names));
+				names[i][counts[i]++] = cdup(s, st, 1);
+			}
+		}
+		done(s, st);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int store_segment_set(struct store *s, const char *contact, const char *segment, int member,
