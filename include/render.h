@@ -34,6 +34,11 @@ struct rendered {
 struct renderer *renderer_create(const char *dir);
 void renderer_free(struct renderer *r);
 
+/* render_refresh - forget which template files exist: render_find and
+ * render_message look each path up once and remember the answer until
+ * this is called (the worker calls it once a pass) */
+void render_refresh(struct renderer *r);
+
 /* render_find - the most specific existing file for (name, kind, segments,
  * locale, ext) or NULL; *segment_used set to the matching segment or NULL.
  * Caller frees. */
@@ -64,7 +69,7 @@ void render_check_template(const struct renderer *r, const char *name, enum chan
 
 /* render_uses - 1 when any file of template name for kind (every segment
  * and locale, text and HTML) names root ("stats" for {{stats.x}} or
- * {{#stats}}); answered once per (name, kind, root) and remembered, so a
+ * {{#stats}}) or "." (which may be the whole context); answered once per (name, kind, root) and remembered, so a
  * caller can skip work the templates never read */
 int render_uses(struct renderer *r, const char *name, enum channel_kind kind, const char *root);
 

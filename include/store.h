@@ -44,6 +44,11 @@ int store_wait(struct store *s, int64_t timeout_ms);
 int store_contact_upsert(struct store *s, const struct contact *c, int64_t now, struct err *e);
 /* store_contact_get - 0 found (out filled), 1 not found */
 int store_contact_get(struct store *s, const char *id, struct contact *out, struct err *e);
+/* store_contacts_get - store_contact_get for n ids at once (duplicates
+ * allowed), in a statement per 32: found[i] 1 and out[i] filled (caller
+ * releases) when ids[i] exists, else 0 */
+int store_contacts_get(struct store *s, char *const *ids, size_t n, struct contact *out,
+		       int *found, struct err *e);
 /* store_subscription_set - per channel kind and class ("marketing",
  * "transactional", "all"); subscribed 0 or 1 */
 int store_subscription_set(struct store *s, const char *contact, const char *channel,
@@ -86,6 +91,10 @@ int store_event_done(struct store *s, int64_t id, struct err *e);
 int store_event_take(struct store *s, int64_t id, struct err *e);
 /* store_event_get - 0 found, 1 not found */
 int store_event_get(struct store *s, int64_t id, struct event *out, struct err *e);
+/* store_events_get - store_event_get for n ids at once (0: none asked):
+ * found[i] 1 and out[i] filled (caller releases) when ids[i] exists */
+int store_events_get(struct store *s, const int64_t *ids, size_t n, struct event *out, int *found,
+		     struct err *e);
 void event_rows_free(struct event_row *r, size_t n);
 /* Aggregates over one contact's events with since <= at <= until. */
 int store_event_count(struct store *s, const char *contact, const char *type, int64_t since,
@@ -114,6 +123,11 @@ int store_contact_eval_at(struct store *s, const char *contact, int64_t next, st
 /* store_segments_of - the contact's current segments (names owned) */
 int store_segments_of(struct store *s, const char *contact, char ***names, size_t *n,
 		      struct err *e);
+/* store_segments_of_each - store_segments_of for n contacts at once:
+ * names[i] (owned: strv_free(names[i], counts[i])) and counts[i] filled
+ * for every i, even on failure */
+int store_segments_of_each(struct store *s, char *const *contacts, size_t n, char ***names,
+			   size_t *counts, struct err *e);
 int store_segment_set(struct store *s, const char *contact, const char *segment, int member,
 		      int64_t now, struct err *e);
 /* store_segment_sizes - calls fn for every segment with members */
@@ -181,7 +195,9 @@ void send_rows_free(struct send_row *r, size_t n);
 void send_row_release(struct send_row *r);
 
 /* store_claim - lease up to limit due sends to owner until now + lease:
- * transactional first, then by due time; expired leases are taken over */
+ * transactional first, then by due time; expired leases are taken over.
+ * In its own transaction, or in the caller's when one is open (the claims
+ * hold from its commit; hand nothing to a transport before it) */
 int store_claim(struct store *s, const char *owner, int64_t now, int64_t lease, int limit,
 		struct send_row **out, size_t *n, struct err *e);
 /* store_send_get - 0 found, 1 not found */

@@ -34,8 +34,21 @@ struct tmpl {
 };
 
 struct uses {
-	char *key; /* "NAME\nKIND\nROOT" */
+	char *name, *root;
+	enum channel_kind kind;
 	int yes;
+};
+
+/* One answer of exists(), kept until render_refresh: the lookup of the
+ * most specific file tries several paths for every message. */
+struct seen {
+	char *path;
+	int yes;
+};
+
+struct seen_set {
+	struct seen *v; /* open addressing, at most half full */
+	size_t cap, used;
 };
 
 struct renderer {
@@ -44,13 +57,28 @@ struct renderer {
 	size_t n, cap;
 	struct uses *uses; /* render_uses answers, each found once */
 	size_t nuses;
+	struct seen_set *seen; /* a pointer: render_find's renderer is const */
 };
 
 struct renderer *renderer_create(const char *dir)
 {
 	struct renderer *r = xcalloc(1, sizeof(*r));
 	r->dir = xstrdup(dir);
+	r->seen = xcalloc(1, sizeof(*r->seen));
 	return r;
+}
+
+static void seen_clear(struct seen_set *ss)
+{
+	for (size_t i = 0; i < ss->cap; i++)
+		free(ss->v[i].path);
+	free(ss->v);
+	memset(ss, 0, sizeof(*ss));
+}
+
+void render_refresh(struct renderer *r)
+{
+	seen_clear(r->seen);
 }
 
 static void tmpl_release(struct tmpl *t)
@@ -71,9 +99,13 @@ void renderer_free(struct renderer *r)
 	for (size_t i = 0; i < r->n; i++)
 		tmpl_release(&r->cache[i]);
 	free(r->cache);
-	for (size_t i = 0; i < r->nuses; i++)
-		free(r->uses[i].key);
+	for (size_t i = 0; i < r->nuses; i++) {
+		free(r->uses[i].name);
+		free(r->uses[i].root);
+	}
 	free(r->uses);
+	seen_clear(r->seen);
+	free(r->seen);
 	free(r->dir);
 	free(r);
 }
@@ -82,6 +114,42 @@ static int exists(const char *path)
 {
 	struct stat st;
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static size_t seen_hash(const char *p)
+{
+	size_t h = 14695981039346656037u;
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211u;
+	return h;
+}
+
+/* exists_seen - exists(), answered from r's set until render_refresh */
+static int exists_seen(const struct renderer *r, const char *path)
+{
+	struct seen_set *ss = r->seen;
+	if (ss->used * 2 >= ss->cap) {
+		struct seen_set n = {xcalloc(ss->cap ? ss->cap * 2 : 64, sizeof(struct seen)),
+				     ss->cap ? ss->cap * 2 : 64, ss->used};
+		for (size_t i = 0; i < ss->cap; i++) {
+			if (!ss->v[i].path)
+				continue;
+			size_t k = seen_hash(ss->v[i].path) & (n.cap - 1);
+			while (n.v[k].path)
+				k = (k + 1) & (n.cap - 1);
+			n.v[k] = ss->v[i];
+		}
+		free(ss->v);
+		*ss = n;
+	}
+	size_t k = seen_hash(path) & (ss->cap - 1);
+	for (; ss->v[k].path; k = (k + 1) & (ss->cap - 1))
+		if (strcmp(ss->v[k].path, path) == 0)
+			return ss->v[k].yes;
+	ss->v[k].path = xstrdup(path);
+	ss->v[k].yes = exists(path);
+	ss->used++;
+	return ss->v[k].yes;
 }
 
 static char *slurp(const char *path, size_t *len, struct err *e)
@@ -124,7 +192,7 @@ static char *try_path(const struct renderer *r, const char *name, const char *ki
 	if (loc)
 		buf_printf(&b, ".%s", loc);
 	buf_printf(&b, ".%s", ext);
-	if (exists(b.data))
+	if (exists_seen(r, b.data))
 		return buf_detach(&b);
 	buf_release(&b);
 	return NULL;
@@ -324,7 +392,7 @@ int render_message(struct renderer *r, const char *name, enum channel_kind kind,
 		memcpy(hp + pl - 3, "htm", 3);
 		char *html = xasprintf("%sl", hp);
 		free(hp);
-		if (exists(html)) {
+		if (exists_seen(r, html)) {
 			struct tmpl *h = load(r, html, 0);
 			if (h->err[0]) {
 				err_set(e, "%s", h->err);
@@ -350,7 +418,9 @@ json_t *render_context(const struct contact *c, const struct event *ev, char *co
 		       size_t nseg, const char *segment, const char *campaign, int step,
 		       const char *unsubscribe_url, const char *survey_url)
 {
-	json_t *ctx = c->attrs ? json_deep_copy(c->attrs) : json_object();
+	/* shallow copies: only their top levels change here, and nothing
+	 * changes a context's nested values (a template only reads them) */
+	json_t *ctx = c->attrs ? json_copy(c->attrs) : json_object();
 	static const char *const fields[] = {"id", "name", "email", "phone", "timezone", "locale"};
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		const char *f = contact_field(c, fields[i]);
@@ -360,7 +430,7 @@ json_t *render_context(const struct contact *c, const struct event *ev, char *co
 			json_object_del(ctx, fields[i]);
 	}
 	if (ev) {
-		json_t *o = ev->data ? json_deep_copy(ev->data) : json_object();
+		json_t *o = ev->data ? json_copy(ev->data) : json_object();
 		char at[32];
 		time_format(ev->at, at, sizeof(at));
 		json_object_set_new(o, "type", json_string(ev->type));
@@ -472,18 +542,19 @@ static void uses_var(void *p, const char *name, int line, enum mustache_var_kind
 	struct uses_ud *u = p;
 	size_t n = strcspn(name, ".");
 	(void)line, (void)in_section;
-	if (kind != MUSTACHE_PARTIAL && strlen(u->root) == n && strncmp(name, u->root, n) == 0)
+	if (kind == MUSTACHE_PARTIAL)
+		return;
+	/* "." ({{json .}}) may be the whole context, every root in it */
+	if (strcmp(name, ".") == 0 || (strlen(u->root) == n && strncmp(name, u->root, n) == 0))
 		u->yes = 1;
 }
 
 int render_uses(struct renderer *r, const char *name, enum channel_kind kind, const char *root)
 {
-	char *key = xasprintf("%s\n%d\n%s", name, (int)kind, root);
 	for (size_t i = 0; i < r->nuses; i++)
-		if (strcmp(r->uses[i].key, key) == 0) {
-			free(key);
+		if (r->uses[i].kind == kind && strcmp(r->uses[i].root, root) == 0 &&
+		    strcmp(r->uses[i].name, name ? name : "") == 0)
 			return r->uses[i].yes;
-		}
 	const char *k = channel_name(kind);
 	char *dir = xasprintf("%s/%s", r->dir, name);
 	char **names;
@@ -502,7 +573,7 @@ int render_uses(struct renderer *r, const char *name, enum channel_kind kind, co
 	names_free(names, n);
 	free(dir);
 	r->uses = xrealloc(r->uses, (r->nuses + 1) * sizeof(*r->uses));
-	r->uses[r->nuses++] = (struct uses){key, u.yes};
+	r->uses[r->nuses++] = (struct uses){xstrdup(name ? name : ""), xstrdup(root), kind, u.yes};
 	return u.yes;
 }
 

@@ -196,19 +196,16 @@ void strv_free(char **v, size_t n)
 
 /* ---- contacts ---- */
 
-int store_contact_get(struct store *s, const char *id, struct contact *c, struct err *e)
+/* IN_LIST - the placeholders of a batch read: IN_MAX ids a statement,
+ * the unused ones bound to NULL (the SQL text stays one cached string) */
+#define IN_MAX 32
+#define IN_Q4 "?, ?, ?, ?"
+#define IN_LIST "(" IN_Q4 ", " IN_Q4 ", " IN_Q4 ", " IN_Q4 ", " IN_Q4 ", " IN_Q4 ", " IN_Q4 ", " IN_Q4 ")"
+
+#define CONTACT_COLS "id, name, email, phone, timezone, locale, attrs, do_not_contact "
+
+static void contact_from_row(struct store *s, struct store_stmt *st, struct contact *c)
 {
-	struct store_stmt *st = prep(s,
-		"SELECT id, name, email, phone, timezone, locale, attrs, do_not_contact "
-		"FROM contacts WHERE id = ?", e);
-	if (!st)
-		return -1;
-	btxt(s, st, 1, id);
-	int rc = step(s, st, e);
-	if (rc != 1) {
-		done(s, st);
-		return rc < 0 ? -1 : 1;
-	}
 	memset(c, 0, sizeof(*c));
 	c->id = cdup(s, st, 0);
 	c->name = cdup(s, st, 1);
@@ -222,7 +219,46 @@ int store_contact_get(struct store *s, const char *id, struct contact *c, struct
 	c->do_not_contact = (int)cint(s, st, 7);
 	for (int k = 0; k < CHANNEL_NKINDS; k++)
 		c->unsub[k] = -1;
+}
+
+int store_contact_get(struct store *s, const char *id, struct contact *c, struct err *e)
+{
+	struct store_stmt *st = prep(s, "SELECT " CONTACT_COLS "FROM contacts WHERE id = ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, id);
+	int rc = step(s, st, e);
+	if (rc == 1)
+		contact_from_row(s, st, c);
 	done(s, st);
+	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
+}
+
+int store_contacts_get(struct store *s, char *const *ids, size_t n, struct contact *out,
+		       int *found, struct err *e)
+{
+	memset(found, 0, n * sizeof(*found));
+	for (size_t off = 0; off < n; off += IN_MAX) {
+		size_t m = n - off < IN_MAX ? n - off : IN_MAX;
+		struct store_stmt *st =
+			prep(s, "SELECT " CONTACT_COLS "FROM contacts WHERE id IN " IN_LIST, e);
+		if (!st)
+			return -1;
+		for (size_t i = 0; i < IN_MAX; i++)
+			btxt(s, st, (int)i + 1, i < m ? ids[off + i] : NULL);
+		int rc;
+		while ((rc = step(s, st, e)) == 1) {
+			const char *id = ctxt(s, st, 0);
+			for (size_t i = off; i < off + m; i++)
+				if (!found[i] && ids[i] && strcmp(ids[i], id) == 0) {
+					contact_from_row(s, st, &out[i]);
+					found[i] = 1;
+				}
+		}
+		done(s, st);
+		if (rc < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -301,8 +337,10 @@ int store_subscription_allows(struct store *s, const char *contact, const char *
 			      enum msg_class cls, int *ok, struct err *e)
 {
 	struct store_stmt *st = prep(s,
+		/* not `class IN ('all', ?)`: SQLite builds an ephemeral table for
+		 * that list on every run; the key prefix finds the few rows */
 		"SELECT COUNT(*) FROM subscriptions WHERE contact_id = ? AND channel = ? "
-		"AND subscribed = 0 AND class IN ('all', ?)", e);
+		"AND subscribed = 0 AND CASE class WHEN 'all' THEN 1 WHEN ? THEN 1 ELSE 0 END = 1", e);
 	if (!st)
 		return -1;
 	btxt(s, st, 1, contact);
@@ -550,6 +588,39 @@ int store_event_take(struct store *s, int64_t id, struct err *e)
 	return rc < 0 ? -1 : rc == 0;
 }
 
+int store_events_get(struct store *s, const int64_t *ids, size_t n, struct event *out, int *found,
+		     struct err *e)
+{
+	memset(found, 0, n * sizeof(*found));
+	for (size_t off = 0; off < n; off += IN_MAX) {
+		size_t m = n - off < IN_MAX ? n - off : IN_MAX;
+		struct store_stmt *st = prep(s,
+			"SELECT id, contact_id, type, at, data, send_id FROM events WHERE id IN " IN_LIST,
+			e);
+		if (!st)
+			return -1;
+		for (size_t i = 0; i < IN_MAX; i++) {
+			if (i < m && ids[off + i])
+				bint(s, st, (int)i + 1, ids[off + i]);
+			else
+				btxt(s, st, (int)i + 1, NULL);
+		}
+		int rc;
+		while ((rc = step(s, st, e)) == 1) {
+			int64_t id = cint(s, st, 0);
+			for (size_t i = off; i < off + m; i++)
+				if (!found[i] && ids[i] == id) {
+					event_from_row(s, st, 1, &out[i]);
+					found[i] = 1;
+				}
+		}
+		done(s, st);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int store_event_get(struct store *s, int64_t id, struct event *out, struct err *e)
 {
 	struct store_stmt *st =
@@ -729,6 +800,37 @@ int store_segments_of(struct store *s, const char *contact, char ***names, size_
 		return -1;
 	btxt(s, st, 1, contact);
 	return strings(s, st, names, n, e);
+}
+
+int store_segments_of_each(struct store *s, char *const *contacts, size_t n, char ***names,
+			   size_t *counts, struct err *e)
+{
+	memset(names, 0, n * sizeof(*names));
+	memset(counts, 0, n * sizeof(*counts));
+	for (size_t off = 0; off < n; off += IN_MAX) {
+		size_t m = n - off < IN_MAX ? n - off : IN_MAX;
+		struct store_stmt *st = prep(s,
+			"SELECT contact_id, segment FROM contact_segments WHERE contact_id IN " IN_LIST
+			" ORDER BY contact_id, segment", e);
+		if (!st)
+			return -1;
+		for (size_t i = 0; i < IN_MAX; i++)
+			btxt(s, st, (int)i + 1, i < m ? contacts[off + i] : NULL);
+		int rc;
+		while ((rc = step(s, st, e)) == 1) {
+			const char *id = ctxt(s, st, 0);
+			for (size_t i = off; i < off + m; i++) {
+				if (!contacts[i] || strcmp(contacts[i], id) != 0)
+					continue;
+				names[i] = xrealloc(names[i], (counts[i] + 1) * sizeof(**names));
+				names[i][counts[i]++] = cdup(s, st, 1);
+			}
+		}
+		done(s, st);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int store_segment_set(struct store *s, const char *contact, const char *segment, int member,
@@ -1061,39 +1163,66 @@ static int collect_ids(struct store *s, struct store_stmt *st, int64_t **ids, si
 	return rc < 0 ? -1 : 0;
 }
 
+/* CLAIM_COLS - SEND_COLS without the join: a claim locks the rows it
+ * reads (FOR UPDATE), and only the sends' rows are the claim's to lock */
+#define CLAIM_COLS                                                                                 \
+	"s.id, s.enrollment_id, s.campaign, s.step, s.contact_id, s.priority, s.state, s.due_at, "    \
+	"s.expire_at, s.trigger_at, s.created_at, s.sent_at, s.template, s.channel, s.transport, "    \
+	"s.address, s.message_id, s.provider_id, s.reason, s.attempts, "                              \
+	"(SELECT en.event_id FROM enrollments en WHERE en.id = s.enrollment_id), "                    \
+	"(SELECT en.trigger_ref FROM enrollments en WHERE en.id = s.enrollment_id) "
+
+/* claim_rows - append the rows st finds to *v (the due sends, read
+ * whole: the claim's UPDATE changes none of SEND_COLS but the state) */
+static int claim_rows(struct store *s, struct store_stmt *st, struct send_row **v, size_t *n,
+		      size_t *cap, struct err *e)
+{
+	int rc;
+	while ((rc = step(s, st, e)) == 1) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*v = xrealloc(*v, *cap * sizeof(**v));
+		}
+		send_from_row(s, st, &(*v)[(*n)++]);
+	}
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
 int store_claim(struct store *s, const char *owner, int64_t now, int64_t lease, int limit,
 		struct send_row **out, size_t *n, struct err *e)
 {
-	int64_t *ids = NULL;
-	size_t nids = 0, cap = 0;
+	struct send_row *v = NULL;
+	size_t nv = 0, cap = 0, got = 0;
+	int own_tx = !s->in_tx;
 	*out = NULL;
 	*n = 0;
-	if (store_begin(s, e) < 0)
+	if (own_tx && store_begin(s, e) < 0)
 		return -1;
 	/* expired leases first: they are the oldest work */
 	struct store_stmt *st = prep(s, FOR_UPDATE(s,
-		"SELECT id FROM sends WHERE state = 'sending' AND lease_until <= ? "
-		"ORDER BY lease_until LIMIT ?"), e);
+		"SELECT " CLAIM_COLS "FROM sends s WHERE s.state = 'sending' AND s.lease_until <= ? "
+		"ORDER BY s.lease_until LIMIT ?"), e);
 	if (!st)
 		goto fail;
 	bint(s, st, 1, now);
 	bint(s, st, 2, limit);
-	if (collect_ids(s, st, &ids, &nids, &cap, e) < 0)
+	if (claim_rows(s, st, &v, &nv, &cap, e) < 0)
 		goto fail;
-	size_t expired = nids;
-	for (int prio = 0; prio <= 1 && (int)nids < limit; prio++) {
+	size_t expired = nv;
+	for (int prio = 0; prio <= 1 && (int)nv < limit; prio++) {
 		st = prep(s, FOR_UPDATE(s,
-			"SELECT id FROM sends WHERE state IN ('scheduled', 'deferred') AND priority = ? "
-			"AND due_at <= ? ORDER BY due_at, id LIMIT ?"), e);
+			"SELECT " CLAIM_COLS "FROM sends s WHERE s.state IN ('scheduled', 'deferred') "
+			"AND s.priority = ? AND s.due_at <= ? ORDER BY s.due_at, s.id LIMIT ?"), e);
 		if (!st)
 			goto fail;
 		bint(s, st, 1, prio);
 		bint(s, st, 2, now);
-		bint(s, st, 3, limit - (int)nids);
-		if (collect_ids(s, st, &ids, &nids, &cap, e) < 0)
+		bint(s, st, 3, limit - (int)nv);
+		if (claim_rows(s, st, &v, &nv, &cap, e) < 0)
 			goto fail;
 	}
-	for (size_t i = 0; i < nids; i++) {
+	for (size_t i = 0; i < nv; i++) {
 		st = prep(s,
 			"UPDATE sends SET state = 'sending', owner = ?, lease_until = ?, updated_at = ?, passed_at = NULL "
 			"WHERE id = ? AND (state IN ('scheduled', 'deferred') OR "
@@ -1103,49 +1232,43 @@ int store_claim(struct store *s, const char *owner, int64_t now, int64_t lease, 
 		btxt(s, st, 1, owner);
 		bint(s, st, 2, now + lease);
 		bint(s, st, 3, now);
-		bint(s, st, 4, ids[i]);
+		bint(s, st, 4, v[i].id);
 		bint(s, st, 5, now);
-		if (run(s, st, e) < 0)
-			goto fail;
-		if (i < expired) {
-			char why[160];
-			snprintf(why, sizeof(why), "lease expired; taken over by %s", owner);
-			if (store_log_state(s, ids[i], now, "scheduled", why, e) < 0)
-				goto fail;
-		}
-	}
-	size_t got = 0;
-	*out = xcalloc(nids ? nids : 1, sizeof(**out));
-	for (size_t i = 0; i < nids; i++) {
-		st = prep(s,
-			"SELECT " SEND_COLS "FROM sends s JOIN enrollments en ON en.id = s.enrollment_id "
-			"WHERE s.id = ? AND s.owner = ? AND s.state = 'sending'", e);
-		if (!st)
-			goto fail;
-		bint(s, st, 1, ids[i]);
-		btxt(s, st, 2, owner);
 		int rc = step(s, st, e);
-		if (rc == 1)
-			send_from_row(s, st, &(*out)[got++]);
+		int64_t changed = OPS->changes(st);
 		done(s, st);
 		if (rc < 0)
 			goto fail;
+		if (changed == 0) {
+			send_row_release(&v[i]); /* taken meanwhile: not ours */
+			continue;
+		}
+		if (i < expired) {
+			char why[160];
+			snprintf(why, sizeof(why), "lease expired; taken over by %s", owner);
+			if (store_log_state(s, v[i].id, now, "scheduled", why, e) < 0)
+				goto fail;
+		}
+		snprintf(v[i].state, sizeof(v[i].state), "sending");
+		if (got != i) {
+			v[got] = v[i];
+			memset(&v[i], 0, sizeof(v[i]));
+		}
+		got++;
 	}
-	*n = got;
-	free(ids);
-	if (store_commit(s, e) < 0) {
-		send_rows_free(*out, *n);
-		*out = NULL;
-		*n = 0;
+	if (own_tx && store_commit(s, e) < 0) {
+		send_rows_free(v, nv);
 		return -1;
 	}
+	for (size_t i = got; i < nv; i++)
+		send_row_release(&v[i]);
+	*out = v ? v : xcalloc(1, sizeof(*v));
+	*n = got;
 	return 0;
 fail:
-	free(ids);
-	send_rows_free(*out, *n);
-	*out = NULL;
-	*n = 0;
-	store_rollback(s);
+	send_rows_free(v, nv);
+	if (own_tx)
+		store_rollback(s);
 	return -1;
 }
 

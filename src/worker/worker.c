@@ -369,6 +369,18 @@ static void flush(struct worker *w)
 	}
 }
 
+/* step_uses - 1 when the template of j's step reads root on any of the
+ * step's channels: the render context is built once for all of them */
+static int step_uses(struct worker *w, const struct job *j, const char *root)
+{
+	for (size_t i = 0; i < j->sc->nchannels; i++) {
+		const struct transport_conf *tc = config_transport(w->cfg, j->sc->channels[i]);
+		if (tc && render_uses(w->r, j->row.template, tc->channel, root))
+			return 1;
+	}
+	return 0;
+}
+
 /* advance - try the step's channels from j->chan on: the first one the
  * contact can be reached on is rendered and submitted (1: in flight);
  * when none is left the send is recorded failed or suppressed (0). */
@@ -456,6 +468,9 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 			if (lrc < 0)
 				return -1;
 		}
+		/* the bounce token is the smtp return path's ({token}, VERP) */
+		if (tc->channel == CHANNEL_EMAIL && !j->token)
+			j->token = track_token(w->secret, 'b', j->row.id, 0);
 		json_t *from = json_object_get(tc->opts, "from");
 		const char *from_s = json_is_string(from) ? json_string_value(from) : NULL;
 		j->tc = tc;
@@ -503,9 +518,69 @@ static int advance(struct worker *w, struct job *j, int64_t now, struct err *e)
 	return job_finish(w, j, &u, now, j->attempted ? &w->t->failed : &w->t->suppressed, e);
 }
 
-/* start - take a claimed send (the row moves into the job): still wanted?
- * Then on to its first reachable channel. */
-static int start(struct worker *w, struct send_row *row, int64_t now, struct err *e)
+/* What a batch reads for all its sends at once, by the send's index:
+ * its contact, its triggering event and the contact's segments. */
+struct prefetch {
+	struct contact *c;
+	int *have_c;
+	struct event *ev;
+	int *have_ev;
+	char ***segs;
+	size_t *nsegs;
+	size_t n;
+};
+
+static void prefetch_release(struct prefetch *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->have_c[i])
+			contact_release(&p->c[i]);
+		if (p->have_ev[i])
+			event_release(&p->ev[i]);
+		strv_free(p->segs[i], p->nsegs[i]);
+	}
+	free(p->c);
+	free(p->have_c);
+	free(p->ev);
+	free(p->have_ev);
+	free(p->segs);
+	free(p->nsegs);
+	memset(p, 0, sizeof(*p));
+}
+
+/* prefetch - read the batch's contacts, events and segments in a few
+ * statements instead of three per send (p is released by the caller) */
+static int prefetch(struct worker *w, const struct send_row *rows, size_t n, struct prefetch *p,
+		    struct err *e)
+{
+	char **ids = xcalloc(n + 1, sizeof(*ids));
+	int64_t *evs = xcalloc(n + 1, sizeof(*evs));
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = rows[i].contact;
+		evs[i] = rows[i].event_id;
+	}
+	p->n = n;
+	p->c = xcalloc(n + 1, sizeof(*p->c));
+	p->have_c = xcalloc(n + 1, sizeof(*p->have_c));
+	p->ev = xcalloc(n + 1, sizeof(*p->ev));
+	p->have_ev = xcalloc(n + 1, sizeof(*p->have_ev));
+	p->segs = xcalloc(n + 1, sizeof(*p->segs));
+	p->nsegs = xcalloc(n + 1, sizeof(*p->nsegs));
+	int rc = 0;
+	if (store_contacts_get(w->s, ids, n, p->c, p->have_c, e) < 0 ||
+	    store_events_get(w->s, evs, n, p->ev, p->have_ev, e) < 0 ||
+	    store_segments_of_each(w->s, ids, n, p->segs, p->nsegs, e) < 0)
+		rc = -1;
+	free(ids);
+	free(evs);
+	return rc;
+}
+
+/* start - take a claimed send (the row, and its contact, event and
+ * segments from p, move into the job): still wanted? Then on to its first
+ * reachable channel. */
+static int start(struct worker *w, struct send_row *row, struct prefetch *p, size_t pi,
+		 int64_t now, struct err *e)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 	j->row = *row;
@@ -513,13 +588,17 @@ static int start(struct worker *w, struct send_row *row, int64_t now, struct err
 	j->reasons = (struct buf)BUF_INIT;
 	struct send_update u = {0};
 	char why[512];
-	int rc = store_contact_get(w->s, j->row.contact, &j->c, e);
-	if (rc < 0) {
-		job_free(j);
-		return -1;
+	int rc;
+	j->have_c = p->have_c[pi];
+	if (j->have_c) {
+		j->c = p->c[pi];
+		p->have_c[pi] = 0;
 	}
-	j->have_c = rc == 0;
-	if (rc == 1) {
+	j->segs = p->segs[pi];
+	j->nsegs = p->nsegs[pi];
+	p->segs[pi] = NULL;
+	p->nsegs[pi] = 0;
+	if (!j->have_c) {
 		u.state = "cancelled";
 		u.reason = "contact no longer exists";
 		return job_finish(w, j, &u, now, &w->t->cancelled, e);
@@ -561,20 +640,19 @@ static int start(struct worker *w, struct send_row *row, int64_t now, struct err
 		u.reason = "contact is marked do_not_contact";
 		return job_finish(w, j, &u, now, &w->t->suppressed, e);
 	}
-	if (store_segments_of(w->s, j->row.contact, &j->segs, &j->nsegs, e) < 0) {
-		job_free(j);
-		return -1;
-	}
 	j->ordered = xcalloc(j->nsegs + 1, sizeof(*j->ordered));
 	j->nord = sorted_segments(w->cfg, j->segs, j->nsegs, j->ordered);
-	if (j->row.event_id && (rc = store_event_get(w->s, j->row.event_id, &j->ev, e)) < 0) {
-		job_free(j);
-		return -1;
+	j->have_ev = p->have_ev[pi];
+	if (j->have_ev) {
+		j->ev = p->ev[pi];
+		p->have_ev[pi] = 0;
 	}
-	j->have_ev = j->row.event_id && rc == 0;
-	j->unsub = track_url(w->cfg->tracking_base_url, w->secret, 'u', j->row.id, 0);
-	j->survey = track_url(w->cfg->tracking_base_url, w->secret, 's', j->row.id, 0);
-	j->token = track_token(w->secret, 'b', j->row.id, 0);
+	/* each signed url costs an HMAC: only those a message can carry (the
+	 * bounce token is signed in advance(), for email only) */
+	if (j->cc->cls == CLASS_MARKETING)
+		j->unsub = track_url(w->cfg->tracking_base_url, w->secret, 'u', j->row.id, 0);
+	if (step_uses(w, j, "survey_url"))
+		j->survey = track_url(w->cfg->tracking_base_url, w->secret, 's', j->row.id, 0);
 	return advance(w, j, now, e) < 0 ? -1 : 0;
 }
 
@@ -819,6 +897,7 @@ static int pass(struct worker *w, int64_t now, int *busy, struct err *e)
 	struct worker_totals before = *w->t;
 	int more, released;
 	*busy = 0;
+	render_refresh(w->r); /* template files added since are seen from here on */
 	if (store_workers_reap(w->s, w->host, pid_alive, now, &released, e) < 0)
 		return -1;
 	if (released)
@@ -837,19 +916,27 @@ static int pass(struct worker *w, int64_t now, int *busy, struct err *e)
 	if (room > w->o->batch)
 		room = w->o->batch;
 	if (room > 0 && !stopping(w)) {
-		if (store_claim(w->s, w->owner, now, w->o->lease, room, &rows, &n, e) < 0)
+		/* one write transaction for the batch: the claim, the policy
+		 * checks and their marks are atomic for every worker, and one
+		 * commit serves all; nothing is submitted before it (settle) */
+		if (store_begin(w->s, e) < 0)
 			return -1;
-		w->t->claimed += (int64_t)n;
-		/* one write transaction for the batch: policy checks and their
-		 * marks are atomic for every worker, and one commit serves all */
-		if (n && store_begin(w->s, e) < 0)
+		if (store_claim(w->s, w->owner, now, w->o->lease, room, &rows, &n, e) < 0) {
+			store_rollback(w->s);
+			return -1;
+		}
+		struct prefetch pf = {0};
+		if (n && prefetch(w, rows, n, &pf, e) < 0)
 			rc = -1;
 		for (i = 0; i < n && rc == 0 && !stopping(w); i++)
-			rc = start(w, &rows[i], w->o->now ? now : clock_now(w), e);
-		if (n && rc == 0)
+			rc = start(w, &rows[i], &pf, i, w->o->now ? now : clock_now(w), e);
+		prefetch_release(&pf);
+		if (rc == 0)
 			rc = settle(w, rc, e);
-		else if (n)
+		else
 			settle(w, rc, &(struct err){{0}});
+		if (rc == 0)
+			w->t->claimed += (int64_t)n;
 		/* give back what SIGTERM or an error left unstarted */
 		struct err ignore;
 		for (; i < n; i++)
