@@ -1,5 +1,6 @@
 /* test_render.c - render_uses: which templates read a root name, so the
- * worker computes stats only for them */
+ * worker computes stats (and signs survey URLs) only for them; and
+ * render_find's memory of which files exist, until render_refresh */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,6 +44,7 @@ static void test_uses(void **state)
 	put("variant/sms.vip.zh.txt", "{{{stats.rfm}}}\n");
 	put("variant/sms.txt", "plain\n");
 	put("lookalike/email.txt", "Subject: hi\n\n{{statsx}} {{event.stats}}\n");
+	put("dump/email.txt", "Subject: hi\n\n{{json .}}\n");
 	struct renderer *r = renderer_create(dir);
 	static const struct {
 		const char *name;
@@ -60,6 +62,41 @@ static void test_uses(void **state)
 				fail_msg("%s/%s (pass %d): want %d", cases[i].name,
 					 channel_name(cases[i].kind), pass, cases[i].want);
 	assert_int_equal(render_uses(r, "plain", CHANNEL_EMAIL, "name"), 1);
+	/* {{json .}} may print the whole context: it reads every name */
+	assert_int_equal(render_uses(r, "dump", CHANNEL_EMAIL, "stats"), 1);
+	assert_int_equal(render_uses(r, "dump", CHANNEL_EMAIL, "survey_url"), 1);
+	assert_int_equal(render_uses(r, "plain", CHANNEL_EMAIL, "survey_url"), 0);
+	renderer_free(r);
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+/* a file added after a lookup is found after render_refresh, not before */
+static void test_refresh(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/outreach-test-render.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	put("care/sms.txt", "hello\n");
+	struct renderer *r = renderer_create(dir);
+	char *segs[] = {"vip"};
+	const char *used = NULL;
+	char *f = render_find(r, "care", CHANNEL_SMS, segs, 1, NULL, "txt", &used);
+	assert_non_null(f);
+	assert_null(used);
+	assert_non_null(strstr(f, "care/sms.txt"));
+	free(f);
+	put("care/sms.vip.txt", "hello vip\n");
+	f = render_find(r, "care", CHANNEL_SMS, segs, 1, NULL, "txt", &used);
+	assert_non_null(strstr(f, "care/sms.txt")); /* remembered until the refresh */
+	free(f);
+	render_refresh(r);
+	f = render_find(r, "care", CHANNEL_SMS, segs, 1, NULL, "txt", &used);
+	assert_non_null(strstr(f, "care/sms.vip.txt"));
+	assert_non_null(used);
+	assert_string_equal(used, "vip");
+	free(f);
 	renderer_free(r);
 	char *cmd = xasprintf("rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
@@ -68,6 +105,6 @@ static void test_uses(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_uses)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_uses), cmocka_unit_test(test_refresh)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
