@@ -26,7 +26,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 MUSTACHE_SPEC_DIR ?= $(abspath ../shared/spec/mustache)
 export MUSTACHE_SPEC_DIR
 
-.PHONY: all deps demo test test-pg unit e2e clean bench
+.PHONY: all deps demo test test-pg unit e2e clean bench fuzz fuzz-build fuzz-short check-asan \
+	check-valgrind
 
 all: build/outreach
 
@@ -46,6 +47,43 @@ build/tests/test_%: tests/unit/test_%.c build/liboutreach.a
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/liboutreach.a $(LDLIBS) -lcmocka
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# fuzz - every tests/fuzz/fuzz_*.c built with clang and libFuzzer, ASan and
+# UBSan (the library too, in its own objects: build/fuzz-obj/), then each run
+# for FUZZ_TIME seconds on a copy of its corpus tests/fuzz/corpus/NAME/
+# (tests/fuzz/run.sh; a crash fails and its input is left in build/fuzz/).
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 60
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -g -O1 $(FUZZ_SAN) -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc/httpd \
+               $(PKG_CFLAGS)
+FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN    := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_OBJ    := $(LIB_SRC:%.c=build/fuzz-obj/%.o)
+
+build/fuzz-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+build/fuzz/liboutreach.a: $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liboutreach.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/liboutreach.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@FUZZ_TIME=$(FUZZ_TIME) sh tests/fuzz/run.sh $(FUZZ_BIN)
+
+# fuzz-short - what `make test` runs: each target FUZZ_SHORT seconds
+FUZZ_SHORT ?= 8
+fuzz-short: $(FUZZ_BIN)
+	@FUZZ_TIME=$(FUZZ_SHORT) sh tests/fuzz/run.sh $(FUZZ_BIN)
+
+-include $(FUZZ_OBJ:.o=.d)
 
 # deps - install the Debian packages the build and tests need, only missing ones.
 # Services that packages would start on install (postfix, nginx) are held off
