@@ -85,6 +85,11 @@ fuzz-short: $(FUZZ_BIN)
 
 -include $(FUZZ_OBJ:.o=.d)
 
+# tests/unit/test_fuzz_NAME.c replays tests/fuzz/corpus/NAME/ through the
+# target's source (tests/unit/fuzz_replay.h), in `make unit` and check-asan
+$(filter build/tests/test_fuzz_%,$(UNIT_BIN)): build/tests/test_fuzz_%: tests/fuzz/fuzz_%.c \
+	tests/unit/fuzz_replay.h
+
 # deps - install the Debian packages the build and tests need, only missing ones.
 # Services that packages would start on install (postfix, nginx) are held off
 # by a policy-rc.d for the install's duration: the tests start their own.

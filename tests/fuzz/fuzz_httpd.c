@@ -32,7 +32,7 @@
 #include "config.h"
 #include "feedback.h"
 #include "httpd.h"
-#include "httpd_internal.h"
+#include "../../src/httpd/httpd_internal.h" /* not a public header */
 #include "store.h"
 #include "timeutil.h"
 #include "track.h"
