@@ -90,6 +90,40 @@ fuzz-short: $(FUZZ_BIN)
 $(filter build/tests/test_fuzz_%,$(UNIT_BIN)): build/tests/test_fuzz_%: tests/fuzz/fuzz_%.c \
 	tests/unit/fuzz_replay.h
 
+# check-asan - the unit tests and the e2e suite on a build with
+# AddressSanitizer (leak checker on) and UndefinedBehaviorSanitizer, in its
+# own tree build/asan/ (tests/sanitize.sh: any report fails, with its log)
+ASAN_CC     ?= $(CC)
+ASAN_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_CFLAGS := $(OPT) $(ASAN_SAN) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude \
+               $(PKG_CFLAGS)
+ASAN_OBJ    := $(LIB_SRC:%.c=build/asan/obj/%.o)
+ASAN_CLI    := $(CLI_SRC:%.c=build/asan/obj/%.o)
+ASAN_UNIT   := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+
+build/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_CFLAGS) -MMD -MP -c $< -o $@
+
+build/asan/liboutreach.a: $(ASAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/outreach: $(ASAN_CLI) build/asan/liboutreach.a
+	$(ASAN_CC) $(ASAN_CFLAGS) -o $@ $(ASAN_CLI) build/asan/liboutreach.a $(LDLIBS)
+
+build/asan/tests/test_%: tests/unit/test_%.c build/asan/liboutreach.a
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< build/asan/liboutreach.a $(LDLIBS) -lcmocka
+
+$(filter build/asan/tests/test_fuzz_%,$(ASAN_UNIT)): build/asan/tests/test_fuzz_%: \
+	tests/fuzz/fuzz_%.c tests/unit/fuzz_replay.h
+
+-include $(ASAN_OBJ:.o=.d) $(ASAN_CLI:.o=.d)
+
+check-asan: build/asan/outreach $(ASAN_UNIT)
+	@sh tests/sanitize.sh $(ASAN_UNIT)
+
 # deps - install the Debian packages the build and tests need, only missing ones.
 # Services that packages would start on install (postfix, nginx) are held off
 # by a policy-rc.d for the install's duration: the tests start their own.
