@@ -79,7 +79,7 @@ fuzz: $(FUZZ_BIN)
 	@FUZZ_TIME=$(FUZZ_TIME) sh tests/fuzz/run.sh $(FUZZ_BIN)
 
 # fuzz-short - what `make test` runs: each target FUZZ_SHORT seconds
-FUZZ_SHORT ?= 8
+FUZZ_SHORT ?= 10
 fuzz-short: $(FUZZ_BIN)
 	@FUZZ_TIME=$(FUZZ_SHORT) sh tests/fuzz/run.sh $(FUZZ_BIN)
 
@@ -92,11 +92,13 @@ $(filter build/tests/test_fuzz_%,$(UNIT_BIN)): build/tests/test_fuzz_%: tests/fu
 
 # check-asan - the unit tests and the e2e suite on a build with
 # AddressSanitizer (leak checker on) and UndefinedBehaviorSanitizer, in its
-# own tree build/asan/ (tests/sanitize.sh: any report fails, with its log)
-ASAN_CC     ?= $(CC)
+# own tree build/asan/ (tests/sanitize.sh: any report fails, with its log).
+# clang by default: gcc 12's UBSan ignores log_path, and the e2e binary's
+# reports must go to files. No -Werror here: the gcc build is the warnings
+# gate (clang also warns where cmocka's skip() does not return).
+ASAN_CC     ?= clang
 ASAN_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-ASAN_CFLAGS := $(OPT) $(ASAN_SAN) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude \
-               $(PKG_CFLAGS)
+ASAN_CFLAGS := $(OPT) $(ASAN_SAN) -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
 ASAN_OBJ    := $(LIB_SRC:%.c=build/asan/obj/%.o)
 ASAN_CLI    := $(CLI_SRC:%.c=build/asan/obj/%.o)
 ASAN_UNIT   := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
@@ -123,6 +125,11 @@ $(filter build/asan/tests/test_fuzz_%,$(ASAN_UNIT)): build/asan/tests/test_fuzz_
 
 check-asan: build/asan/outreach $(ASAN_UNIT)
 	@sh tests/sanitize.sh $(ASAN_UNIT)
+
+# check-valgrind - the e2e suite with build/outreach under valgrind memcheck,
+# no errors and no definite leaks (tests/valgrind_e2e.sh; VALGRIND_SKIP)
+check-valgrind: build/outreach
+	@sh tests/valgrind_e2e.sh
 
 # deps - install the Debian packages the build and tests need, only missing ones.
 # Services that packages would start on install (postfix, nginx) are held off
@@ -176,7 +183,7 @@ e2e: build/outreach
 test-pg: all $(UNIT_BIN)
 	@sh tests/pg_test.sh
 
-test: all unit e2e test-pg
+test: all unit e2e test-pg check-asan fuzz-short
 
 # demo - the main job on the embedded default: SQLite store in var/, outbox transport
 demo: deps

@@ -14,12 +14,8 @@
  * track_verify, feedback_is_stop, the sender normalisers, the survey
  * check and the form parser.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Isrc/httpd \
- *     $(pkg-config --cflags jansson libfyaml icu-uc) tests/fuzz/fuzz_httpd.c \
- *     $(find src -name '*.c' | grep -v ^src/cli) \
- *     $(pkg-config --libs sqlite3 jansson libfyaml icu-uc icu-i18n openssl libcurl \
- *       libmicrohttpd) -lesmtp -lm -lpthread -o fuzz_httpd
- *   ./fuzz_httpd -max_total_time=300 tests/fuzz/corpus/httpd/
+ *   make fuzz-build && build/fuzz/fuzz_httpd -max_total_time=300 tests/fuzz/corpus/httpd/
+ *   (make fuzz runs every target FUZZ_TIME seconds on a copy of its corpus)
  */
 #include <ftw.h>
 #include <sqlite3.h>
