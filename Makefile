@@ -7,7 +7,8 @@ DEB_PKGS := build-essential pkg-config libsqlite3-dev sqlite3 libjansson-dev \
             libfyaml-dev libicu-dev libssl-dev libcmocka-dev python3 \
             libcurl4-openssl-dev libesmtp-dev openssl python3-aiosmtpd python3-dkim \
             libpq-dev postgresql \
-            postfix nghttp2-server libmicrohttpd-dev chromium fonts-noto-cjk nginx
+            postfix nghttp2-server libmicrohttpd-dev chromium fonts-noto-cjk nginx \
+            clang libclang-rt-14-dev valgrind
 
 CC       ?= cc
 OPT      ?= -O2 -g
@@ -26,7 +27,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 MUSTACHE_SPEC_DIR ?= $(abspath ../shared/spec/mustache)
 export MUSTACHE_SPEC_DIR
 
-.PHONY: all deps demo test test-pg unit e2e clean bench
+.PHONY: all deps demo test test-pg unit e2e clean bench fuzz fuzz-build fuzz-short check-asan \
+	check-valgrind
 
 all: build/outreach
 
@@ -46,6 +48,92 @@ build/tests/test_%: tests/unit/test_%.c build/liboutreach.a
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/liboutreach.a $(LDLIBS) -lcmocka
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# fuzz - every tests/fuzz/fuzz_*.c built with clang and libFuzzer, ASan and
+# UBSan (the library too, in its own objects: build/fuzz-obj/), then each run
+# for FUZZ_TIME seconds on a copy of its corpus tests/fuzz/corpus/NAME/
+# (tests/fuzz/run.sh; a crash fails and its input is left in build/fuzz/).
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 60
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -g -O1 $(FUZZ_SAN) -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Isrc/httpd \
+               $(PKG_CFLAGS)
+FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN    := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_OBJ    := $(LIB_SRC:%.c=build/fuzz-obj/%.o)
+
+build/fuzz-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+build/fuzz/liboutreach.a: $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liboutreach.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/liboutreach.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@FUZZ_TIME=$(FUZZ_TIME) sh tests/fuzz/run.sh $(FUZZ_BIN)
+
+# fuzz-short - what `make test` runs: each target FUZZ_SHORT seconds
+FUZZ_SHORT ?= 10
+fuzz-short: $(FUZZ_BIN)
+	@FUZZ_TIME=$(FUZZ_SHORT) sh tests/fuzz/run.sh $(FUZZ_BIN)
+
+-include $(FUZZ_OBJ:.o=.d)
+
+# tests/unit/test_fuzz_NAME.c replays tests/fuzz/corpus/NAME/ through the
+# target's source (tests/unit/fuzz_replay.h), in `make unit` and check-asan
+$(filter build/tests/test_fuzz_%,$(UNIT_BIN)): build/tests/test_fuzz_%: tests/fuzz/fuzz_%.c \
+	tests/unit/fuzz_replay.h
+
+# check-asan - the unit tests and the e2e suite on a build with
+# AddressSanitizer (leak checker on) and UndefinedBehaviorSanitizer, in its
+# own tree build/asan/ (tests/sanitize.sh: any report fails, with its log).
+# clang by default: gcc 12's UBSan ignores log_path, and the e2e binary's
+# reports must go to files. No -Werror here: the gcc build is the warnings
+# gate (clang also warns where cmocka's skip() does not return).
+ASAN_CC     ?= clang
+ASAN_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_CFLAGS := $(OPT) $(ASAN_SAN) -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+ASAN_OBJ    := $(LIB_SRC:%.c=build/asan/obj/%.o)
+ASAN_CLI    := $(CLI_SRC:%.c=build/asan/obj/%.o)
+ASAN_UNIT   := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+
+build/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_CFLAGS) -MMD -MP -c $< -o $@
+
+build/asan/liboutreach.a: $(ASAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/outreach: $(ASAN_CLI) build/asan/liboutreach.a
+	$(ASAN_CC) $(ASAN_CFLAGS) -o $@ $(ASAN_CLI) build/asan/liboutreach.a $(LDLIBS)
+
+build/asan/tests/test_%: tests/unit/test_%.c build/asan/liboutreach.a
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< build/asan/liboutreach.a $(LDLIBS) -lcmocka
+
+$(filter build/asan/tests/test_fuzz_%,$(ASAN_UNIT)): build/asan/tests/test_fuzz_%: \
+	tests/fuzz/fuzz_%.c tests/unit/fuzz_replay.h
+
+-include $(ASAN_OBJ:.o=.d) $(ASAN_CLI:.o=.d)
+
+check-asan: build/asan/outreach $(ASAN_UNIT)
+	@sh tests/sanitize.sh $(ASAN_UNIT)
+
+# check-valgrind - the e2e suite with build/outreach under valgrind memcheck,
+# no errors and no definite leaks (tests/valgrind_e2e.sh). About 20 s a
+# case: VALGRIND_CASES="c_a c_b" runs only those, VALGRIND_SKIP (see the
+# script) leaves some out.
+VALGRIND_CASES ?=
+check-valgrind: build/outreach
+	@sh tests/valgrind_e2e.sh $(VALGRIND_CASES)
 
 # deps - install the Debian packages the build and tests need, only missing ones.
 # Services that packages would start on install (postfix, nginx) are held off
@@ -99,7 +187,7 @@ e2e: build/outreach
 test-pg: all $(UNIT_BIN)
 	@sh tests/pg_test.sh
 
-test: all unit e2e test-pg
+test: all unit e2e test-pg check-asan fuzz-short
 
 # demo - the main job on the embedded default: SQLite store in var/, outbox transport
 demo: deps

@@ -19,8 +19,11 @@ struct shown {
 };
 
 /* str_show - s quoted for an error line: " and \ escaped, \n \r \t and
- * other controls as escapes, cut at STR_SHOW_MAX bytes on a UTF-8
- * boundary with "..." after; returns sh->s */
+ * other controls (C1 too) and bytes that are not UTF-8 as escapes, cut at
+ * STR_SHOW_MAX bytes on a UTF-8 boundary with "..." after; returns sh->s */
 const char *str_show(struct shown *sh, const char *s);
+/* str_show_bare - the same without the quotes (and " and \ as they are),
+ * for a library's message that quotes input itself (jansson's "near '...'") */
+const char *str_show_bare(struct shown *sh, const char *s);
 
 #endif

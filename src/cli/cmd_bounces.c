@@ -162,7 +162,8 @@ static void read_dir(struct reader *r, const char *dir)
 		names[n++] = xasprintf("%s/%s", dir, de->d_name);
 	}
 	closedir(dp);
-	qsort(names, n, sizeof(*names), by_name);
+	if (n > 1) /* names is NULL in an empty folder: not for qsort */
+		qsort(names, n, sizeof(*names), by_name);
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 		if (stat(names[i], &st) == 0 && S_ISREG(st.st_mode))

@@ -483,8 +483,11 @@ int cmd_plan(struct cli *c)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	if (rc == 0) {
-		qsort(p.rows, p.nrows, sizeof(*p.rows), row_cmp);
-		qsort(p.who, p.nwho, sizeof(*p.who), who_cmp);
+		/* the arrays are NULL when empty: not for qsort */
+		if (p.nrows > 1)
+			qsort(p.rows, p.nrows, sizeof(*p.rows), row_cmp);
+		if (p.nwho > 1)
+			qsort(p.who, p.nwho, sizeof(*p.who), who_cmp);
 		if (strcmp(format, "json") == 0)
 			print_json(&p, now, end);
 		else

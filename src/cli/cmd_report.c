@@ -314,7 +314,8 @@ static int cmp_conv(const void *a, const void *b)
 static int converted(const struct build *b, int64_t enrollment)
 {
 	struct conv key = {enrollment, 0};
-	return bsearch(&key, b->convs, b->nconvs, sizeof(*b->convs), cmp_conv) != NULL;
+	/* no array at all when there is nothing: NULL may not go to bsearch */
+	return b->nconvs && bsearch(&key, b->convs, b->nconvs, sizeof(*b->convs), cmp_conv);
 }
 
 static void on_send(void *ud, const struct report_send *s)
@@ -387,7 +388,8 @@ static void on_event(void *ud, const struct report_event *ev)
 	struct ev_ctx *x = ud;
 	struct build *b = x->b;
 	struct sendrec key = {.id = ev->send_id};
-	struct sendrec *s = bsearch(&key, b->sends, b->nsends, sizeof(*b->sends), cmp_send);
+	struct sendrec *s =
+	    b->nsends ? bsearch(&key, b->sends, b->nsends, sizeof(*b->sends), cmp_send) : NULL;
 	if (!s)
 		return;
 	const char *t = ev->type;
@@ -612,7 +614,7 @@ static int report_build(struct store *s, const struct config *cfg, struct report
 		rc = store_report_enrollments(s, &one, b.camp->goal, b.camp->goal_within,
 					      on_enrollment, &b, e);
 	}
-	if (rc == 0)
+	if (rc == 0 && b.nconvs > 1) /* NULL when none: not for qsort */
 		qsort(b.convs, b.nconvs, sizeof(*b.convs), cmp_conv);
 	if (rc == 0)
 		rc = store_report_segments(s, &f, on_segment, &b, e);
@@ -620,7 +622,8 @@ static int report_build(struct store *s, const struct config *cfg, struct report
 		rc = store_report_sends(s, &f, on_send, &b, e);
 	if (rc == 0) {
 		/* ids come in order; sort all the same, bsearch depends on it */
-		qsort(b.sends, b.nsends, sizeof(*b.sends), cmp_send);
+		if (b.nsends > 1)
+			qsort(b.sends, b.nsends, sizeof(*b.sends), cmp_send);
 		struct ev_ctx x = {&b, r->machine_opens};
 		rc = store_report_events(s, &f, on_event, &x, e);
 	}
@@ -689,9 +692,11 @@ static int report_build(struct store *s, const struct config *cfg, struct report
 				counts_add(&variant_of(c, l->variant)->c, &l->c);
 		}
 		for (size_t i = 0; i < r->ncampaigns; i++)
-			qsort(r->campaigns[i].variants, r->campaigns[i].nvariants,
-			      sizeof(*r->campaigns[i].variants), cmp_variant);
-		qsort(r->lines, r->nlines, sizeof(*r->lines), cmp_line);
+			if (r->campaigns[i].nvariants > 1)
+				qsort(r->campaigns[i].variants, r->campaigns[i].nvariants,
+				      sizeof(*r->campaigns[i].variants), cmp_variant);
+		if (r->nlines > 1)
+			qsort(r->lines, r->nlines, sizeof(*r->lines), cmp_line);
 		survey_lines(r, cfg);
 		fill_days(&b);
 	}

@@ -938,7 +938,8 @@ static int jsonl_read(struct jsonl *r, struct importer *im, json_t **obj)
 		json_error_t jerr;
 		json_t *v = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr);
 		if (!v) {
-			row_error(im, "invalid JSON: %s", jerr.text);
+			struct shown sh; /* jansson quotes the input it stopped at */
+			row_error(im, "invalid JSON: %s", str_show_bare(&sh, jerr.text));
 		} else if (!json_is_object(v)) {
 			row_error(im, "invalid JSON: an object expected");
 			json_decref(v);

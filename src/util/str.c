@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "utf8.h"
 #include "xmalloc.h"
 
 int str_ieq(const char *a, const char *b)
@@ -33,41 +34,69 @@ char *str_trimmed(const char *s)
 	return xstrndup(s, n);
 }
 
-const char *str_show(struct shown *sh, const char *s)
+/* show - str_show, with or without the quotes */
+static const char *show(struct shown *sh, const char *s, int quote)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t n = strlen(s), cut = n, o = 0;
 
 	if (cut > STR_SHOW_MAX) {
 		cut = STR_SHOW_MAX;
-		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
-			cut--; /* not inside a UTF-8 sequence */
+		/* not inside a UTF-8 sequence: back to its lead byte, at most
+		 * 3 back (a run of stray continuation bytes is cut as it is) */
+		if (((unsigned char)s[cut] & 0xc0) == 0x80)
+			for (size_t j = 1; j <= 3; j++) {
+				unsigned char b = (unsigned char)s[cut - j];
+				if ((b & 0xc0) != 0x80) {
+					if (b >= 0xc0)
+						cut -= j;
+					break;
+				}
+			}
 	}
-	sh->s[o++] = '"';
+	if (quote)
+		sh->s[o++] = '"';
 	for (size_t i = 0; i < cut; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
+		size_t k = c < 0x80 ? 1 : utf8_len((const unsigned char *)s + i, cut - i);
+		if (quote && (c == '"' || c == '\\')) {
 			sh->s[o++] = '\\';
 			sh->s[o++] = (char)c;
 		} else if (c == '\n' || c == '\r' || c == '\t') {
 			sh->s[o++] = '\\';
 			sh->s[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if (c < 0x20 || c == 0x7f || k == 0 ||
+			   (c == 0xc2 && (unsigned char)s[i + 1] < 0xa0)) {
+			/* controls, C1 controls (U+0080..U+009F) and bytes that
+			 * are not UTF-8: a terminal could act on them */
 			sh->s[o++] = '\\';
 			sh->s[o++] = 'x';
 			sh->s[o++] = hex[c >> 4];
 			sh->s[o++] = hex[c & 15];
 		} else {
-			sh->s[o++] = (char)c;
+			memcpy(sh->s + o, s + i, k);
+			o += k;
+			i += k - 1;
 		}
 	}
-	sh->s[o++] = '"';
+	if (quote)
+		sh->s[o++] = '"';
 	if (cut < n) {
 		memcpy(sh->s + o, "...", 3);
 		o += 3;
 	}
 	sh->s[o] = '\0';
 	return sh->s;
+}
+
+const char *str_show(struct shown *sh, const char *s)
+{
+	return show(sh, s, 1);
+}
+
+const char *str_show_bare(struct shown *sh, const char *s)
+{
+	return show(sh, s, 0);
 }
 
 const char *str_html_entity(unsigned char c)

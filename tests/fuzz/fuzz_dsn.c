@@ -5,11 +5,8 @@
  * recipients and each a kind, a non-report none; statuses look like
  * "5.1.1"; addresses, diagnostics and tokens are one line of UTF-8, bounded.
  *
- *   make && clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *     -Iinclude tests/fuzz/fuzz_dsn.c src/model/dsn.c build/liboutreach.a \
- *     $(pkg-config --cflags --libs jansson libfyaml openssl icu-uc icu-i18n \
- *     sqlite3 libcurl) -lm -lpthread -o fuzz_dsn && \
- *     ./fuzz_dsn tests/data/dsn/
+ *   make fuzz-build && build/fuzz/fuzz_dsn tests/fuzz/corpus/dsn/
+ *   (make fuzz runs every target FUZZ_TIME seconds on a copy of its corpus)
  */
 #include <stddef.h>
 #include <stdint.h>

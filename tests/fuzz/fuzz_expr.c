@@ -5,11 +5,8 @@
  * result must hold at a few instants before the reported next_change; its
  * explanation must agree with the result and be one line.
  *
- *   make && clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
- *     tests/fuzz/fuzz_expr.c src/model/{expr,stats}.c \
- *     src/util/{buf,err,xmalloc,log,timeutil}.c build/liboutreach.a \
- *     $(pkg-config --libs sqlite3 jansson libfyaml icu-i18n openssl libcurl) \
- *     -lesmtp -lmicrohttpd -lpthread -lm -o fuzz_expr && ./fuzz_expr tests/fuzz/corpus/expr/
+ *   make fuzz-build && build/fuzz/fuzz_expr tests/fuzz/corpus/expr/
+ *   (make fuzz runs every target FUZZ_TIME seconds on a copy of its corpus)
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -14,13 +14,10 @@
  * track_verify, feedback_is_stop, the sender normalisers, the survey
  * check and the form parser.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Isrc/httpd \
- *     $(pkg-config --cflags jansson libfyaml icu-uc) tests/fuzz/fuzz_httpd.c \
- *     $(find src -name '*.c' | grep -v ^src/cli) \
- *     $(pkg-config --libs sqlite3 jansson libfyaml icu-uc icu-i18n openssl libcurl \
- *       libmicrohttpd) -lesmtp -lm -lpthread -o fuzz_httpd
- *   ./fuzz_httpd -max_total_time=300 tests/fuzz/corpus/httpd/
+ *   make fuzz-build && build/fuzz/fuzz_httpd -max_total_time=300 tests/fuzz/corpus/httpd/
+ *   (make fuzz runs every target FUZZ_TIME seconds on a copy of its corpus)
  */
+#include <ftw.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,7 +28,7 @@
 #include "config.h"
 #include "feedback.h"
 #include "httpd.h"
-#include "httpd_internal.h"
+#include "../../src/httpd/httpd_internal.h" /* not a public header */
 #include "store.h"
 #include "timeutil.h"
 #include "track.h"
@@ -44,6 +41,22 @@
 
 static struct httpd *srv;
 static struct config *cfg;
+static char dir[] = "/tmp/fuzz_httpd.XXXXXX";
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+/* cleanup - the store's folder goes at exit (kept after a crash, which
+ * does not get here) */
+static void cleanup(void)
+{
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
 
 static void die(const char *what, const char *why)
 {
@@ -84,12 +97,12 @@ static int64_t seed_send(struct store *s, const char *contact, const char *ref, 
 
 static void init(void)
 {
-	static char dir[] = "/tmp/fuzz_httpd.XXXXXX";
 	char path[128], yaml[512];
 	struct err e = {{0}};
 	struct diag d;
 	if (!mkdtemp(dir))
 		die("mkdtemp", dir);
+	atexit(cleanup);
 	snprintf(path, sizeof(path), "%s/o.db", dir);
 	setenv("FUZZ_SECRET", SECRET, 1);
 	setenv("OUTREACH_API_TOKEN", API, 1);
@@ -164,7 +177,11 @@ static void helpers(const char *text, size_t len)
 	(void)feedback_receipt_class(text);
 	free(feedback_norm_phone(text));
 	free(feedback_norm_email(text));
-	if (feedback_survey_check(text, text, &score, &e) == 0 && (score < 0 || score > 10))
+	if (feedback_survey_check(text, text, SURVEY_NPS, &score, &e) == 0 &&
+	    (score < 0 || score > 10))
+		abort();
+	if (feedback_survey_check(text, text, SURVEY_CSAT, &score, &e) == 0 &&
+	    (score < 1 || score > 5))
 		abort();
 	if (httpd_form_get(text, len, "score", &p) == 0)
 		free(p);

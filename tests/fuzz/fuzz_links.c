@@ -6,12 +6,8 @@
  * not ours, without controls, recorded once; every tracked link's token must verify; and a
  * second pass over the output must change nothing and find no new link.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
- *     tests/fuzz/fuzz_links.c src/render/links.c src/render/track.c \
- *     build/liboutreach.a $(pkg-config --cflags --libs jansson libfyaml openssl \
- *     icu-uc icu-i18n sqlite3 libcurl) -lm -lpthread -o fuzz_links && \
- *     ./fuzz_links tests/fuzz/corpus/links/
- * (after `make`: the library supplies the rest, uninstrumented)
+ *   make fuzz-build && build/fuzz/fuzz_links tests/fuzz/corpus/links/
+ *   (make fuzz runs every target FUZZ_TIME seconds on a copy of its corpus)
  */
 #include <stddef.h>
 #include <stdint.h>

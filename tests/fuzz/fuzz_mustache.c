@@ -3,6 +3,9 @@
  * The input is a template. When it parses, it is rendered in all three
  * escape modes against a fixed data object, with partials that include
  * themselves, fail to parse or are missing, and its names are listed.
+ *
+ *   make fuzz-build && build/fuzz/fuzz_mustache tests/fuzz/corpus/mustache/
+ *   (make fuzz runs every target FUZZ_TIME seconds on a copy of its corpus)
  */
 #include <stddef.h>
 #include <stdint.h>
