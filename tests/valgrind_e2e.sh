@@ -21,6 +21,8 @@
 # default, a whole run takes about 20 minutes on one core.
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
+# a case under valgrind takes several times its usual 40 s
+export E2E_CASE_TIMEOUT="${E2E_CASE_TIMEOUT:-120}"
 SKIP=${VALGRIND_SKIP-"c_experiment_lift c_policy_caps c_report_funnel c_report_csv c_report_html
 c_sendat_best c_suppress c_workers_bad c_workers_rate c_sigterm"}
 # shellcheck disable=SC2086

@@ -94,7 +94,7 @@ sv_start() {
 	"$O" -c "$T/o.yaml" serve --listen 127.0.0.1:0 "$@" >"$T/serve.out" 2>"$T/serve.err" &
 	SVPID=$!
 	SVPIDS="${SVPIDS:-} $SVPID"
-	trap 'kill $SVPIDS 2>/dev/null' EXIT
+	trap 'kill $SVPIDS ${SMTP_PIDS:-} 2>/dev/null' EXIT
 	i=0
 	while ! grep -q 'listening on' "$T/serve.out" 2>/dev/null && [ $i -lt 100 ]; do
 		sleep 0.05

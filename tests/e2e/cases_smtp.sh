@@ -20,8 +20,8 @@ smtp_server() {
 	SMTPD_PASS=$SMTP_PASS "$PY" "$SMTPD" --dir "$SRV" --port-file "$SRV.port" "$@" \
 		>"$SRV.log" 2>&1 &
 	SMTP_PIDS="$SMTP_PIDS $!"
-	# shellcheck disable=SC2064
-	trap "kill $SMTP_PIDS 2>/dev/null" EXIT
+	# one trap for the case's servers: a case may start serve too (c_loop_smtp)
+	trap 'kill $SMTP_PIDS ${SVPIDS:-} 2>/dev/null' EXIT
 	i=0
 	while [ ! -s "$SRV.port" ]; do
 		i=$((i + 1))

@@ -9,6 +9,7 @@
 #   sh tests/e2e/run.sh            run every case
 #   sh tests/e2e/run.sh NAME...    run only the named cases (e.g. c_unless)
 #   KEEP=1 sh tests/e2e/run.sh     keep the temporary directories
+#   E2E_CASE_TIMEOUT=120 ...       seconds a case may take (40; more under valgrind)
 #
 # Output: one "ok - name" / "not ok - name: why" line per case, then
 # "N passed, M failed"; the exit status is non-zero when any case failed.
@@ -862,7 +863,7 @@ failed=0
 for name in "$@"; do
 	T="$WORK/$name"
 	mkdir -p "$T"
-	timeout 40 sh "$ROOT/tests/e2e/run.sh" --case "$T" "$name" >"$T/.log" 2>&1
+	timeout "${E2E_CASE_TIMEOUT:-40}" sh "$ROOT/tests/e2e/run.sh" --case "$T" "$name" >"$T/.log" 2>&1
 	rc=$?
 	if [ "$rc" = 0 ] && [ ! -s "$T/.why" ]; then
 		echo "ok - $name"
@@ -871,7 +872,7 @@ for name in "$@"; do
 		if [ -s "$T/.why" ]; then
 			why=$(cat "$T/.why")
 		elif [ "$rc" = 124 ]; then
-			why="timed out after 40 s"
+			why="timed out after ${E2E_CASE_TIMEOUT:-40} s"
 		else
 			why="exit $rc: $(tail -n 2 "$T/.log" | tr '\n' ' ')"
 		fi
