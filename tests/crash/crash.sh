@@ -53,8 +53,8 @@ SEED=${CRASH_SEED:-$$}
 export OUTREACH_SECRET=crash-test-secret
 unset OUTREACH_CONFIG OUTREACH_STORE
 # the transports' connections (smtp concurrency 4 + http concurrency 8, as
-# configured below): the issue's aim for the duplicates of one kill
-CRASH_CONNS=12
+# configured below, in each worker): the issue's aim for one kill
+CRASH_CONNS=$((12 * WORKERS))
 export CRASH_CONNS
 
 [ -x "$O" ] || { echo "not ok - $O is missing: run make"; exit 1; }
