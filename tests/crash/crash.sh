@@ -106,8 +106,8 @@ ms() {
 	sleep "$(($1 / 1000)).$(printf %03d $(($1 % 1000)))"
 }
 
-# bg PID - remember PID to be killed when the harness ends
-bg() {
+# track PID - remember a sink's PID, to be killed when the variant ends
+track() {
 	PIDS="$PIDS $1"
 }
 
@@ -119,11 +119,11 @@ sinks() {
 	SMTP_PORT=$("$PY" "$CP" port)
 	# %H%M%S. plus smtp-sink's random suffix: one file per transaction
 	smtp-sink -u nobody -d "$T/mail/%H%M%S." "127.0.0.1:$SMTP_PORT" 256 2>"$T/smtp-sink.err" &
-	bg $!
+	track $!
 	printf '[{"path": "/v1/send", "hang": %s}]\n' "$1" >"$T/http/script.json"
 	"$PY" "$HTTPD" --port-file "$T/http/port" --log "$T/http/log" \
 		--script "$T/http/script.json" 2>"$T/http/err" &
-	bg $!
+	track $!
 	i=0
 	while [ ! -s "$T/http/port" ] && [ $i -lt 100 ]; do
 		sleep 0.05
@@ -212,7 +212,6 @@ start() {
 		setsid "$O" -c "$T/o.yaml" run --workers "$WORKERS" >>"$T/run.log" 2>&1 &
 	fi
 	RUN=$!
-	bg $RUN
 }
 
 # dead K - after kill K: each worker pid the run registered, with the sends
@@ -242,6 +241,7 @@ stop_clean() {
 	fi
 	wait "$RUN"
 	rc=$?
+	RUN=
 	echo $(($(date +%s%3N) - t0)) >>"$T/stop_ms"
 	[ "$rc" = 0 ] || fail "$1: the worker exited $rc after SIGTERM, want 0: $(tail -n 2 "$T/run.log" | tr '\n' ' ')"
 	# a clean stop gives back every claim: nothing waits for a lease
@@ -323,6 +323,7 @@ kill_loop() {
 		ms "$R"
 		kill -KILL "-$RUN" 2>/dev/null
 		wait "$RUN" 2>/dev/null
+		RUN=
 		dead $k
 	done
 	finish 120
@@ -450,8 +451,9 @@ variants() {
 		DB="$T/o.db"
 		start_s=$(date +%s)
 		(
-			PIDS=
-			trap '[ -z "$PIDS" ] || kill -KILL $PIDS 2>/dev/null; [ ! -s "$T/mnt" ] || umount "$(cat "$T/mnt")" 2>/dev/null' EXIT
+			PIDS= # the sinks
+			RUN=  # the worker's process group while it runs
+			trap '[ -z "$PIDS" ] || kill -KILL $PIDS 2>/dev/null; [ -z "$RUN" ] || kill -KILL "-$RUN" 2>/dev/null; [ ! -s "$T/mnt" ] || umount "$(cat "$T/mnt")" 2>/dev/null' EXIT
 			"v_$v"
 		) >"$T/log" 2>&1
 		rc=$?
