@@ -28,7 +28,7 @@ MUSTACHE_SPEC_DIR ?= $(abspath ../shared/spec/mustache)
 export MUSTACHE_SPEC_DIR
 
 .PHONY: all deps demo test test-pg unit e2e clean bench fuzz fuzz-build fuzz-short check-asan \
-	check-valgrind
+	check-valgrind crash crash-short
 
 all: build/outreach
 
@@ -187,7 +187,18 @@ e2e: build/outreach
 test-pg: all $(UNIT_BIN)
 	@sh tests/pg_test.sh
 
-test: all unit e2e test-pg check-asan fuzz-short
+# crash - the crash harness (tests/crash/crash.sh, docs/CRASH.md): the
+# worker against smtp-sink and an HTTP sink, SIGKILLed 200 times over 6,000
+# sends, SIGTERMed, its store's disk filled and its store locked; then the
+# same on a throwaway PostgreSQL cluster. A few minutes. crash-short is the
+# quick run `make test` does (30 kills over 600 sends, SQLite).
+crash: all
+	@CRASH_PG=1 sh tests/crash/crash.sh
+
+crash-short: all
+	@CRASH_N=300 CRASH_KILLS=30 CRASH_CYCLES=1 sh tests/crash/crash.sh
+
+test: all unit e2e test-pg check-asan fuzz-short crash-short
 
 # demo - the main job on the embedded default: SQLite store in var/, outbox transport
 demo: deps

@@ -1,4 +1,9 @@
-/* log.c - plain one-line logging to stderr */
+/* log.c - plain one-line logging to stderr
+ *
+ * Each line goes out in one write, so that the lines of processes sharing
+ * a stderr (`run --workers N`: the supervisor and its children) never
+ * interleave mid-line.
+ */
 #include "log.h"
 
 #include <stdarg.h>
@@ -20,9 +25,23 @@ void log_set_level(enum log_level lvl)
 
 static void vlog(const char *level, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "outreach: %s: ", level);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char line[4096];
+	va_list again;
+	va_copy(again, ap);
+	int p = snprintf(line, sizeof(line), "outreach: %s: ", level);
+	int m = p >= 0 && (size_t)p < sizeof(line)
+			? vsnprintf(line + p, sizeof(line) - (size_t)p, fmt, ap)
+			: -1;
+	if (m >= 0 && (size_t)p + (size_t)m + 1 < sizeof(line)) {
+		line[p + m] = '\n';
+		fwrite(line, 1, (size_t)p + (size_t)m + 1, stderr); /* unbuffered: one write */
+	} else {
+		/* longer than a line should ever be: in pieces */
+		fprintf(stderr, "outreach: %s: ", level);
+		vfprintf(stderr, fmt, again);
+		fputc('\n', stderr);
+	}
+	va_end(again);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)

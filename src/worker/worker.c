@@ -60,6 +60,8 @@ struct worker {
 	int nunrecorded;
 	int window;                 /* the most sends in flight at once */
 	int draining;
+	int64_t *giveback;          /* claims not on the wire whose release failed */
+	size_t ngiveback, capgiveback;
 };
 
 /* a store that fails is tried again after 1 s, doubling up to 30 s: `run`
@@ -731,6 +733,37 @@ static void unrecorded(struct worker *w, struct job *j)
 	w->nunrecorded++;
 }
 
+/* giveback_add - a claim of ours that is not on the wire and could not be
+ * given back (the store failed): release it when the store answers, not
+ * after its lease (nor never: a worker that stops cleanly is not reaped) */
+static void giveback_add(struct worker *w, int64_t id)
+{
+	if (w->ngiveback == w->capgiveback) {
+		w->capgiveback = w->capgiveback ? w->capgiveback * 2 : 64;
+		w->giveback = xrealloc(w->giveback, w->capgiveback * sizeof(*w->giveback));
+	}
+	w->giveback[w->ngiveback++] = id;
+}
+
+/* release - give a claim back, or keep it to be given back later */
+static void release(struct worker *w, int64_t id)
+{
+	struct err ignore;
+	if (store_send_release(w->s, id, w->owner, &ignore) < 0)
+		giveback_add(w, id);
+}
+
+/* giveback_flush - release the claims kept by giveback_add */
+static int giveback_flush(struct worker *w, struct err *e)
+{
+	while (w->ngiveback > 0) {
+		if (store_send_release(w->s, w->giveback[w->ngiveback - 1], w->owner, e) < 0)
+			return -1;
+		w->ngiveback--;
+	}
+	return 0;
+}
+
 /* settle - end the pass's or the collection's transaction: commit and
  * submit what passed the policies, or roll back and give back its claims
  * (outcomes that came back are kept to be recorded again) */
@@ -748,6 +781,8 @@ static int settle(struct worker *w, int rc, struct err *e)
 			w->inflight++;
 			unrecorded(w, f);
 		} else {
+			if (rc < 0) /* its record was rolled back: still ours */
+				giveback_add(w, f->row.id);
 			job_free(f);
 		}
 		f = next;
@@ -757,13 +792,12 @@ static int settle(struct worker *w, int rc, struct err *e)
 		return 0;
 	}
 	store_rollback(w->s);
-	struct err ignore;
 	struct job *j = w->ready;
 	w->ready = NULL;
 	w->ready_tail = &w->ready;
 	while (j) {
 		struct job *next = j->next_ready;
-		store_send_release(w->s, j->row.id, w->owner, &ignore);
+		release(w, j->row.id);
 		w->inflight--;
 		job_free(j);
 		j = next;
@@ -824,13 +858,12 @@ static void nap(const struct worker *w, int64_t ms)
  * and record it, waiting out a store that does not answer for a while */
 static int drain(struct worker *w, struct err *e)
 {
-	struct err ignore;
 	for (size_t k = 0; k < w->cfg->ntransports; k++) {
 		struct transport_job *l = w->tr[k] ? transport_cancel_queued(w->tr[k]) : NULL;
 		while (l) {
 			struct transport_job *next = l->next;
 			struct job *j = l->cookie;
-			store_send_release(w->s, j->row.id, w->owner, &ignore);
+			release(w, j->row.id);
 			w->inflight--;
 			job_free(j);
 			l = next;
@@ -902,6 +935,8 @@ static int pass(struct worker *w, int64_t now, int *busy, struct err *e)
 		return -1;
 	if (released)
 		log_info("released %d sends claimed by dead workers", released);
+	if (giveback_flush(w, e) < 0)
+		return -1;
 	do {
 		if (schedule_events(w->s, w->cfg, now, 500, &more, &st, e) < 0)
 			return -1;
@@ -938,9 +973,8 @@ static int pass(struct worker *w, int64_t now, int *busy, struct err *e)
 		if (rc == 0)
 			w->t->claimed += (int64_t)n;
 		/* give back what SIGTERM or an error left unstarted */
-		struct err ignore;
 		for (; i < n; i++)
-			store_send_release(w->s, rows[i].id, w->owner, &ignore);
+			release(w, rows[i].id);
 		send_rows_free(rows, n);
 	}
 	int got = 0;
@@ -1056,6 +1090,9 @@ int worker_run(struct store *s, const struct config *cfg, const struct worker_op
 	if (drain(&w, rc < 0 ? &(struct err){{0}} : e) < 0)
 		rc = -1;
 	struct err ignore;
+	if (giveback_flush(&w, &ignore) < 0)
+		log_error("%zu claims could not be given back (%s): they wait for their lease",
+			  w.ngiveback, ignore.msg);
 	store_worker_stop(s, w.owner, &ignore);
 out:
 	for (size_t i = 0; i < cfg->ntransports; i++)
@@ -1064,6 +1101,7 @@ out:
 	policy_free(w.pol);
 	free(w.tr);
 	free(w.max_attempts);
+	free(w.giveback);
 	renderer_free(w.r);
 	return rc;
 }
