@@ -175,19 +175,7 @@ wk_wait_sent() {
 
 # wk_stop PID WHAT - SIGTERM to PID, which must exit 0 within 10 s
 wk_stop() {
-	kill -TERM "$1"
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if kill -0 "$1" 2>/dev/null; then
-		kill -KILL "$1" 2>/dev/null
-		fail "$2 was still running 10 s after SIGTERM"
-	fi
-	wait "$1"
-	rc=$?
-	[ "$rc" = 0 ] || fail "$2 exited $rc after SIGTERM, want 0: $(tail -n 2 "$T/d.err" | tr '\n' ' ')"
+	term_stop "$1" 10 "$2"
 }
 
 # wk_recent - an RFC 3339 instant a minute ago (events the wall clock acts on)

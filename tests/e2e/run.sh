@@ -83,6 +83,24 @@ if on_pg; then
 	}
 fi
 
+# term_stop PID SECONDS WHAT - SIGTERM to PID (a child of the case's
+# shell), which must exit 0 within SECONDS; its stderr is $T/d.err
+term_stop() {
+	kill -TERM "$1"
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -KILL "$1" 2>/dev/null
+		fail "$3 was still running $2 s after SIGTERM"
+	fi
+	wait "$1"
+	rc=$?
+	[ "$rc" = 0 ] || fail "$3 exited $rc after SIGTERM, want 0: $(tail -n 3 "$T/d.err" 2>/dev/null | tr '\n' ' ')"
+}
+
 # fail WHY - end the current case (a subshell) as failed
 fail() {
 	# the first failure wins: a fail inside $(...) only ends that subshell
@@ -748,19 +766,7 @@ c_sigterm() {
 	fi
 	sleep 0.3
 	kill -0 "$pid" 2>/dev/null || fail "the daemon exited by itself without --once: $(tail -n 3 "$T/d.err")"
-	kill -TERM "$pid"
-	i=0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null
-		fail "the daemon was still running 5 s after SIGTERM"
-	fi
-	wait "$pid"
-	rc=$?
-	[ "$rc" = 0 ] || fail "the daemon exited $rc after SIGTERM, want 0: $(tail -n 3 "$T/d.err" | tr '\n' ' ')"
+	term_stop "$pid" 5 "the daemon"
 	last=$(tail -n 1 "$T/d.err")
 	case "$last" in *done*) ;; *) fail "no final log line after SIGTERM, last: '$last'" ;; esac
 	case "$last" in *3\ sent*) ;; *) fail "the final line does not count 3 sent: '$last'" ;; esac
