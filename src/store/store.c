@@ -1234,10 +1234,8 @@ int store_claim(struct store *s, const char *owner, int64_t now, int64_t lease, 
 		bint(s, st, 3, now);
 		bint(s, st, 4, v[i].id);
 		bint(s, st, 5, now);
-		int rc = step(s, st, e);
-		int64_t changed = OPS->changes(st);
-		done(s, st);
-		if (rc < 0)
+		int64_t changed = run_changed(s, st, e);
+		if (changed < 0)
 			goto fail;
 		if (changed == 0) {
 			send_row_release(&v[i]); /* taken meanwhile: not ours */
@@ -1307,10 +1305,8 @@ int store_send_update(struct store *s, int64_t id, const char *owner, const stru
 	bint(s, st, 16, id);
 	btxt(s, st, 17, owner);
 	btxt(s, st, 18, owner);
-	int rc = step(s, st, e);
-	int64_t changed = OPS->changes(st);
-	done(s, st);
-	if (rc < 0)
+	int64_t changed = run_changed(s, st, e);
+	if (changed < 0)
 		goto fail;
 	if (changed == 0) {
 		if (own_tx)
@@ -1509,11 +1505,10 @@ int store_unsuppress(struct store *s, char *const *addresses, size_t n, int *rem
 		if (!st)
 			goto fail;
 		btxt(s, st, 1, addresses[i]);
-		int rc = step(s, st, e);
-		removed[i] = rc >= 0 && OPS->changes(st) > 0;
-		done(s, st);
-		if (rc < 0)
+		int64_t changed = run_changed(s, st, e);
+		if (changed < 0)
 			goto fail;
+		removed[i] = changed > 0;
 	}
 	return store_commit(s, e);
 fail:

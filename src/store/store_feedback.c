@@ -188,10 +188,8 @@ int store_send_receipt(struct store *s, int64_t id, const char *state, const cha
 	btxt(s, st, 1, reason);
 	bint(s, st, 2, now);
 	bint(s, st, 3, id);
-	int rc = step(s, st, e);
-	int64_t changed = OPS->changes(st);
-	done(s, st);
-	if (rc < 0)
+	int64_t changed = run_changed(s, st, e);
+	if (changed < 0)
 		goto fail;
 	if (changed == 0) {
 		if (own_tx)

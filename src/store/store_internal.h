@@ -83,6 +83,16 @@ static inline int run(struct store *s, struct store_stmt *st, struct err *e)
 	return rc < 0 ? -1 : 0;
 }
 
+/* run_changed - run (a statement without rows) and say how many rows it
+ * changed: -1 on failure, else the count */
+static inline int64_t run_changed(struct store *s, struct store_stmt *st, struct err *e)
+{
+	int rc = step(s, st, e);
+	int64_t changed = OPS->changes(st);
+	done(s, st);
+	return rc < 0 ? -1 : changed;
+}
+
 /* rows - step st to the end, filling one element of size bytes per row
  * with fill; *out is owned by the caller even on failure (with *n filled) */
 static inline int rows(struct store *s, struct store_stmt *st, size_t size,
