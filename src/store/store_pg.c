@@ -76,9 +76,9 @@ static void pg_msg(const char *m, char *out, size_t len)
 static int pg_err(struct pg_db *db, const PGresult *r, struct err *e, const char *what)
 {
 	char msg[400];
-	pg_msg(r ? PQresultErrorMessage(r) : PQerrorMessage(db->c), msg, sizeof(msg));
-	if (!r || !*PQresultErrorMessage(r))
-		pg_msg(PQerrorMessage(db->c), msg, sizeof(msg));
+	/* the result's message, else the connection's (a lost connection) */
+	pg_msg(r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(db->c), msg,
+	       sizeof(msg));
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	if (PQstatus(db->c) == CONNECTION_BAD)
 		return err_set(e, "store %s: connection lost: %s (nothing was changed)",
@@ -101,6 +101,14 @@ static void quiet_notice(void *arg, const char *message)
 {
 	(void)arg;
 	(void)message; /* "relation already exists, skipping" and the like */
+}
+
+/* session_setup - what every new or reset connection needs: no notices
+ * on stderr, times in UTC */
+static void session_setup(PGconn *c)
+{
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
+	PQclear(PQexec(c, "SET client_min_messages = warning; SET TIME ZONE 'UTC'"));
 }
 
 /* pg_where - user@host:port/db of a connection (never the password) */
@@ -130,13 +138,11 @@ static int pg_open(const char *url, void **out, struct err *e)
 		PQfinish(c);
 		return -1;
 	}
-	PQsetNoticeProcessor(c, quiet_notice, NULL);
+	session_setup(c);
 	struct pg_db *db = xcalloc(1, sizeof(*db));
 	db->c = c;
 	db->where = pg_where(c);
 	db->gen = 1;
-	PGresult *r = PQexec(c, "SET client_min_messages = warning; SET TIME ZONE 'UTC'");
-	PQclear(r);
 	*out = db;
 	return 0;
 }
@@ -183,8 +189,7 @@ static int alive(struct pg_db *db, struct err *e)
 		pg_msg(PQerrorMessage(db->c), msg, sizeof(msg));
 		return err_set(e, "store %s: connection lost: %s", db->where, msg);
 	}
-	PQsetNoticeProcessor(db->c, quiet_notice, NULL);
-	PQclear(PQexec(db->c, "SET client_min_messages = warning; SET TIME ZONE 'UTC'"));
+	session_setup(db->c);
 	db->gen++; /* every statement is prepared again */
 	db->listening = 0;
 	return 0;
@@ -206,7 +211,7 @@ static int pg_exec(void *p, const char *sql, struct err *e)
 
 static int pg_begin(void *p, int write, struct err *e)
 {
-	(void)write; /* rows are locked as they are written; see lock() */
+	(void)write; /* rows are locked as they are written; see pg_lock() */
 	return pg_exec(p, "BEGIN", e);
 }
 
@@ -228,7 +233,7 @@ static int pg_lock(void *p, struct err *e)
 	return pg_exec(p, "SELECT pg_advisory_xact_lock(7310575183440027745)", e);
 }
 
-/* dollar - `?` outside quotes becomes $1..$n; -1 past MAXPARAM */
+/* dollar - `?` outside quotes becomes $1..$n; NULL past MAXPARAM */
 static char *dollar(const char *sql, int *n)
 {
 	size_t len = strlen(sql);
