@@ -286,32 +286,6 @@ int cmd_contacts(struct cli *c)
 	cli_usage_error("usage: outreach contacts import FILE | contacts show ID");
 }
 
-/* add_events - insert parsed events in one transaction; all or nothing */
-static int add_events(struct store *s, const char *file, struct event *ev, size_t n, int64_t now,
-		      size_t *added)
-{
-	struct err e = {{0}};
-	int rc = store_begin(s, &e);
-	*added = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		int inserted;
-		rc = store_event_add(s, &ev[i], now, NULL, &inserted, &e);
-		if (rc < 0 && ev[i].line)
-			err_prefix(&e, "%s:%d", file, ev[i].line);
-		else if (rc < 0)
-			err_prefix(&e, "%s", file);
-		*added += (size_t)inserted;
-	}
-	if (rc == 0)
-		rc = store_commit(s, &e);
-	else
-		store_rollback(s);
-	if (rc < 0)
-		fprintf(stderr, "outreach: %s\n", e.msg);
-	else
-		store_notify(s);
-	return rc;
-}
 
 static int event_each(void *ud, struct event *ev)
 {
@@ -322,6 +296,26 @@ static int event_each(void *ud, struct event *ev)
 				: err_prefix(&k->e, "%s", k->file);
 	k->added += (size_t)inserted;
 	return 0;
+}
+
+/* add_events - insert parsed events in one transaction; all or nothing */
+static int add_events(struct store *s, const char *file, struct event *ev, size_t n, int64_t now,
+		      size_t *added)
+{
+	struct import_sink k = {.s = s, .file = file, .now = now};
+	int rc = store_begin(s, &k.e);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = event_each(&k, &ev[i]);
+	if (rc == 0)
+		rc = store_commit(s, &k.e);
+	else
+		store_rollback(s);
+	if (rc < 0)
+		fprintf(stderr, "outreach: %s\n", k.e.msg);
+	else
+		store_notify(s);
+	*added = k.added;
+	return rc;
 }
 
 /* cmd_events - events import, streamed into one transaction as contacts are */

@@ -57,7 +57,6 @@ struct worker {
 	struct job **ready_tail;
 	struct job *finished;       /* recorded in the open transaction, freed at commit */
 	struct transport_job *unrecorded; /* came back, not yet recorded (store down) */
-	int nunrecorded;
 	int window;                 /* the most sends in flight at once */
 	int draining;
 	int64_t *giveback;          /* claims not on the wire whose release failed */
@@ -730,7 +729,15 @@ static void unrecorded(struct worker *w, struct job *j)
 {
 	j->tj.next = w->unrecorded;
 	w->unrecorded = &j->tj;
-	w->nunrecorded++;
+}
+
+/* nunrecorded - how many outcomes wait for the store (for messages) */
+static int nunrecorded(const struct worker *w)
+{
+	int n = 0;
+	for (const struct transport_job *t = w->unrecorded; t; t = t->next)
+		n++;
+	return n;
 }
 
 /* giveback_add - a claim of ours that is not on the wire and could not be
@@ -819,7 +826,6 @@ static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
 		last->next = list;
 		list = w->unrecorded;
 		w->unrecorded = NULL;
-		w->nunrecorded = 0;
 	}
 	if (!list)
 		return 0;
@@ -878,7 +884,7 @@ static int drain(struct worker *w, struct err *e)
 		}
 		rc = -1;
 		if (++fails == 1)
-			log_warn("%s; %d outcomes kept until the store answers", e->msg, w->nunrecorded);
+			log_warn("%s; %d outcomes kept until the store answers", e->msg, nunrecorded(w));
 		if (fails < DRAIN_PATIENCE_S) {
 			nap(w, 1000);
 			continue;
@@ -886,14 +892,13 @@ static int drain(struct worker *w, struct err *e)
 		/* give up: their leases will give the sends back */
 		log_error("%d sends went out but the store did not take their outcome (%s): they are "
 			  "sent again when their lease expires",
-			  w->nunrecorded, e->msg);
+			  nunrecorded(w), e->msg);
 		while (w->unrecorded) {
 			struct transport_job *next = w->unrecorded->next;
 			job_free(w->unrecorded->cookie);
 			w->inflight--;
 			w->unrecorded = next;
 		}
-		w->nunrecorded = 0;
 		if (w->inflight > 0)
 			continue; /* still on the wire: wait for them too */
 	}
