@@ -10,8 +10,6 @@
 # only as `sqlite3 "$T/o.db" "SQL"` with portable SQL, so that the same
 # cases can run on PostgreSQL by replacing that command.
 
-WK_HTTPD="$ROOT/tests/e2e/httpd.py"
-
 # wk_cleanup - kill what a case started (sink, supervisor, workers)
 wk_cleanup() {
 	# shellcheck disable=SC2086
@@ -25,22 +23,12 @@ wk_bg() {
 }
 
 # wk_sink [SCRIPT] - start httpd.py with SCRIPT (its JSON rules, default
-# none: 200 at once); sets WK_PORT
+# none: 200 at once) through cases_http.sh's http_start (files in
+# $T/httpd); sets WK_PORT
 wk_sink() {
-	mkdir -p "$T/sink"
-	rm -f "$T/sink/port"
-	printf '%s\n' "${1:-[]}" >"$T/sink/script.json"
-	"$PY" "$WK_HTTPD" --port-file "$T/sink/port" --log "$T/sink/log" \
-		--script "$T/sink/script.json" 2>"$T/sink/err" &
-	wk_bg $!
-	i=0
-	while [ ! -s "$T/sink/port" ] && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ -s "$T/sink/port" ] || fail "httpd.py did not start: $(cat "$T/sink/err")"
-	WK_PORT=$(cat "$T/sink/port")
-	touch "$T/sink/log"
+	http_start "${1:-[]}"
+	wk_bg "$HPID"
+	WK_PORT=$HP
 }
 
 # wk_cfg [RATE_LINES] - $T/o.yaml: transport sms of kind http to the sink,
@@ -116,8 +104,8 @@ assert all(len(s) == 1 for s in sends.values()), "a contact got two different se
 bad = [to for to in twice if not (sends[to] & allowed)]
 assert not bad, "%d contacts got the message more than once, e.g. %s x%d" % (len(bad), bad[0], twice[bad[0]])
 print(len(L) - n)
-' "$T/sink/log" "$1" "${2:-}" >"$T/sink/check" 2>"$T/sink/check.err" ||
-		fail "sink: $(tail -n 1 "$T/sink/check.err")"
+' "$T/httpd/log" "$1" "${2:-}" >"$T/httpd/check" 2>"$T/httpd/check.err" ||
+		fail "sink: $(tail -n 1 "$T/httpd/check.err")"
 }
 
 # wk_store_check N - every one of the N sends is sent, with one attempt
@@ -155,7 +143,7 @@ for j in range(n):
         if j - i + 1 > burst + rate * (t[j] - t[i] + 1.0):
             raise AssertionError("%d requests within %.3f s: more than burst %g + %g/s allows" % (j - i + 1, t[j] - t[i], burst, rate))
 print("%.2f" % took)
-' "$T/sink/log" "$1" "$2" >"$T/sink/rate" 2>"$T/sink/rate.err" || fail "rate: $(tail -n 1 "$T/sink/rate.err")"
+' "$T/httpd/log" "$1" "$2" >"$T/httpd/rate" 2>"$T/httpd/rate.err" || fail "rate: $(tail -n 1 "$T/httpd/rate.err")"
 	p=$(wk_q "SELECT COUNT(*) FROM sends WHERE passed_at IS NULL")
 	[ "$p" = 0 ] || fail "$p sends have no passed_at (the config needs a cap)"
 	m=$(wk_q "SELECT MAX(c) FROM (SELECT passed_at, COUNT(*) AS c FROM sends GROUP BY passed_at) x")
@@ -215,7 +203,7 @@ c_workers_once() {
 	case "$last" in *"done: 1000 sent"*"(4 workers)"*) ;; *) fail "the supervisor's last line does not sum the children: '$last'" ;; esac
 	# a second run finds nothing to do
 	ok_o run --workers 4 --once --now "$NOW"
-	[ "$(wc -l <"$T/sink/log")" = 1000 ] || fail "a second run --workers 4 --once sent again"
+	[ "$(wc -l <"$T/httpd/log")" = 1000 ] || fail "a second run --workers 4 --once sent again"
 }
 
 # 2. the aggregate rate limit holds over run --workers 4 (wall clock): 1,000
