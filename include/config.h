@@ -141,6 +141,10 @@ struct config {
 	size_t ncampaigns;
 	struct stats_conf stats; /* `stats:`, else the defaults */
 	struct serve_conf serve; /* `serve:`, else the defaults */
+	int encrypt;             /* `encrypt:` true: names and addresses sealed at rest */
+	char *encrypt_key_env;   /* `encrypt: {key_env: NAME}`, default OUTREACH_KEY;
+	                          * older keys in NAME_OLD (pii.h) */
+	int log_pii;             /* `log_pii: true`: logs may name addresses */
 	json_t *doc;             /* the whole file as JSON, owned */
 	json_t *lines;           /* JSON pointer -> line, owned */
 };

@@ -11,6 +11,10 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+/* log_set_pii - whether log lines may name a person's address (the
+ * config's log_pii; default no); log_pii - the setting */
+void log_set_pii(int allowed);
+int log_pii(void);
 /* log_fatal - start-up failures only: print and exit(code) */
 void log_fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* log_panic - a broken invariant: print and abort() */

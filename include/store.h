@@ -13,7 +13,7 @@
 #include "contact.h"
 #include "err.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 
@@ -28,6 +28,42 @@ const char *store_backend(const struct store *s);
 int store_migrate(struct store *s, int *from, int *to, struct err *e);
 /* store_ready - fails unless the schema is exactly this binary's version */
 int store_ready(struct store *s, struct err *e);
+
+/* ---- personal data at rest (pii.h; store_pii.c says what is kept how) ---- */
+#define STORE_PII_RUN 0	   /* the store must agree with the config already */
+#define STORE_PII_ROTATE 1 /* any state: `keys rotate` is about to set it right */
+struct pii_keys;
+/* store_pii_attach - from now on seal names and addresses under keys
+ * (taken, freed by the store; NULL: encryption off) and open the store's
+ * index key. With STORE_PII_RUN it fails when the store does not agree:
+ * sealed but no keys, keys that do not open it, or keys on a store that
+ * holds data in clear (an empty one is sealed at once). */
+int store_pii_attach(struct store *s, struct pii_keys *keys, int mode, struct err *e);
+/* store_pii_setup - store_pii_attach with the keys from $key_env (and
+ * $key_env_OLD) when encrypt, else none: -2 with e set when the keys are
+ * missing or malformed (a config problem), -1 when the store disagrees */
+int store_pii_setup(struct store *s, int encrypt, const char *key_env, int mode, struct err *e);
+/* store_pii_sealed - 1 when values are sealed (keys attached) */
+int store_pii_sealed(struct store *s);
+/* store_pii_rotate - in one transaction: every sealed value sealed again
+ * under the current key, clear names sealed and clear addresses hashed
+ * (and masked out of reasons); *changed counts the rows rewritten */
+int store_pii_rotate(struct store *s, int64_t *changed, struct err *e);
+/* store_contact_forget - erase contact id and everything about them
+ * (events, enrollments, sends and their history, links, inbound, segments,
+ * subscriptions), keeping only the keyed hash of each address they had
+ * as a suppression, in one transaction, then store_scrub. *found 0 (and
+ * nothing done) when there is no such contact */
+int store_contact_forget(struct store *s, const char *id, int64_t now, int *found,
+			 struct err *e);
+/* store_contacts_each - fn for every contact in id order, opened, a page
+ * of ids at a time (constant memory); fn returns -1 to stop (with e set) */
+int store_contacts_each(struct store *s, int (*fn)(void *ud, const struct contact *c),
+			void *ud, struct err *e);
+/* store_scrub - overwrite what deletes left on disk: SQLite checkpoints
+ * and truncates its WAL (deletes run with secure_delete), PostgreSQL
+ * VACUUMs the tables a forget touches. Outside a transaction. */
+int store_scrub(struct store *s, struct err *e);
 
 /* Write transactions; store_rollback is safe outside one. */
 int store_begin(struct store *s, struct err *e);

@@ -61,6 +61,10 @@ struct inbound {
 };
 /* store_inbound_add - record it; *id the new row's id (id may be NULL) */
 int store_inbound_add(struct store *s, const struct inbound *in, int64_t *id, struct err *e);
+/* store_inbound_of - the contact's inbound messages, oldest first, text
+ * opened; sender as kept (a hash in a sealed store) */
+int store_inbound_of(struct store *s, const char *contact,
+		     void (*fn)(void *ud, const struct inbound *in), void *ud, struct err *e);
 
 /* store_send_receipt - a delivery receipt moves a send that went out to
  * "delivered" (from sent) or "bounced" (from sent or delivered), with a

@@ -21,6 +21,10 @@ struct cli {
 struct config *cli_config(const struct cli *c);
 /* cli_store - open the store named by the config and check its schema; exits 1 on failure */
 struct store *cli_store(const struct config *cfg, int need_ready);
+/* cli_store_pii - attach the config's encryption keys to s (store.h's
+ * STORE_PII_RUN or _ROTATE); exits 2 when a key is missing or malformed,
+ * 1 when the store does not agree with the config */
+void cli_store_pii(const struct config *cfg, struct store *s, int mode);
 /* cli_time - parse --now style values; exits 2 naming the option */
 int64_t cli_time(const char *opt, const char *v);
 /* cli_opt - `--name VALUE` or `--name=VALUE` at argv[*i]; advances *i */
@@ -42,5 +46,10 @@ int cmd_plan(struct cli *c);
 int cmd_suppress(struct cli *c);
 int cmd_serve(struct cli *c);
 int cmd_bounces(struct cli *c);
+int cmd_keys(struct cli *c);
+int cmd_outbox(struct cli *c);
+/* contacts export [ID] and contacts forget ID (cmd_privacy.c) */
+int contacts_export(struct cli *c);
+int contacts_forget(struct cli *c);
 
 #endif

@@ -26,12 +26,14 @@ int cmd_init(struct cli *c)
 	if (store_migrate(s, &from, &to, &e) < 0) {
 		fprintf(stderr, "outreach: init: %s\n", e.msg);
 		rc = EXIT_RUNTIME;
-	} else if (from == to) {
-		printf("store %s (%s) is up to date at schema version %d\n", shown, store_backend(s),
-		       to);
 	} else {
-		printf("store %s (%s) migrated from schema version %d to %d\n", shown,
-		       store_backend(s), from, to);
+		cli_store_pii(cfg, s, STORE_PII_RUN); /* a new store is sealed here */
+		if (from == to)
+			printf("store %s (%s) is up to date at schema version %d\n", shown,
+			       store_backend(s), to);
+		else
+			printf("store %s (%s) migrated from schema version %d to %d\n", shown,
+			       store_backend(s), from, to);
 	}
 	free(shown);
 	store_close(s);
@@ -283,7 +285,11 @@ int cmd_contacts(struct cli *c)
 		return contacts_import(c);
 	if (c->argc >= 2 && strcmp(c->argv[1], "show") == 0)
 		return contacts_show(c);
-	cli_usage_error("usage: outreach contacts import FILE | contacts show ID");
+	if (c->argc >= 2 && strcmp(c->argv[1], "export") == 0)
+		return contacts_export(c);
+	if (c->argc >= 2 && strcmp(c->argv[1], "forget") == 0)
+		return contacts_forget(c);
+	cli_usage_error("usage: outreach contacts import FILE | show ID | export [ID] | forget ID");
 }
 
 

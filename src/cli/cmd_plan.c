@@ -468,7 +468,8 @@ int cmd_plan(struct cli *c)
 		enum log_level level = log_get_level();
 		log_set_level((enum log_level)(LOG_ERROR + 1)); /* the worker says nothing */
 		cs = store_open(copy, &e);
-		if (!cs || store_ready(cs, &e) < 0)
+		if (!cs || store_ready(cs, &e) < 0 ||
+		    store_pii_setup(cs, cfg->encrypt, cfg->encrypt_key_env, STORE_PII_RUN, &e) < 0)
 			rc = -1;
 		else if ((rc = store_last_change(cs, &mark, &e)) == 0)
 			rc = simulate(cs, cfg, now, end, &e);

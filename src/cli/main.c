@@ -17,7 +17,7 @@ static const struct {
 } commands[] = {
 	{"init", cmd_init, "init                      create or migrate the store"},
 	{"check", cmd_check, "check                     validate config, segments, campaigns, templates"},
-	{"contacts", cmd_contacts, "contacts import FILE [--format csv|jsonl] [--skip-bad] | show ID [--now TIME]"},
+	{"contacts", cmd_contacts, "contacts import FILE [--format csv|jsonl] [--skip-bad] | show ID [--now TIME] | export [ID] | forget ID"},
 	{"events", cmd_events, "events import FILE [--skip-bad]"},
 	{"event", cmd_event, "event add --contact ID --type T [--at TIME] [--data JSON]"},
 	{"run", cmd_run, "run [--once] [--now TIME]  the dispatcher"},
@@ -29,6 +29,8 @@ static const struct {
 	{"bounces", cmd_bounces, "bounces import FILE... [--skip-bad]  DSN and ARF reports: mbox, .eml or a folder"},
 	{"why", cmd_why, "why SEND_ID               the history of one send"},
 	{"segments", cmd_segments, "segments                  each segment's size"},
+	{"keys", cmd_keys, "keys rotate               seal every name and address again under the current key"},
+	{"outbox", cmd_outbox, "outbox show FILE...       print outbox files, opening sealed ones"},
 	{"send-test", cmd_send_test, "send-test --transport NAME [--to ADDRESS] [--subject S] [--text T]"},
 };
 
@@ -93,6 +95,7 @@ struct config *cli_config(const struct cli *c)
 		exit(EXIT_USAGE);
 	}
 	diag_release(&d);
+	log_set_pii(cfg->log_pii);
 	return cfg;
 }
 
@@ -109,7 +112,20 @@ struct store *cli_store(const struct config *cfg, int need_ready)
 		store_close(s);
 		exit(EXIT_RUNTIME);
 	}
+	if (need_ready)
+		cli_store_pii(cfg, s, STORE_PII_RUN);
 	return s;
+}
+
+void cli_store_pii(const struct config *cfg, struct store *s, int mode)
+{
+	struct err e = {{0}};
+	int rc = store_pii_setup(s, cfg->encrypt, cfg->encrypt_key_env, mode, &e);
+	if (rc < 0) {
+		fprintf(stderr, "outreach: %s\n", e.msg);
+		store_close(s);
+		exit(rc == -2 ? EXIT_USAGE : EXIT_RUNTIME);
+	}
 }
 
 int main(int argc, char **argv)

@@ -309,7 +309,8 @@ static struct store *pool_get(struct httpd *h, struct err *e)
 	if (s)
 		return s;
 	s = store_open(h->cfg->store, e);
-	if (s && store_ready(s, e) < 0) {
+	if (s && (store_ready(s, e) < 0 ||
+		  store_pii_setup(s, h->cfg->encrypt, h->cfg->encrypt_key_env, STORE_PII_RUN, e) < 0)) {
 		store_close(s);
 		s = NULL;
 	}

@@ -51,6 +51,7 @@
 #define DEFAULT_TIMEZONE "UTC"
 #define DEFAULT_BASE_URL "http://127.0.0.1:8080"
 #define DEFAULT_SECRET_ENV "OUTREACH_SECRET"
+#define DEFAULT_KEY_ENV "OUTREACH_KEY"
 #define DEFAULT_GOAL_WITHIN (30 * 86400)
 
 struct loader {
@@ -617,6 +618,16 @@ static int get_str(struct loader *ld, const char *ctx, json_t *o, struct buf *p,
 	return 1;
 }
 
+/* env_name_ok - s can name an environment variable */
+static int env_name_ok(const char *s)
+{
+	int ok = *s != '\0' && !isdigit((unsigned char)*s);
+	for (const char *x = s; *x; x++)
+		if (!isalnum((unsigned char)*x) && *x != '_')
+			ok = 0;
+	return ok;
+}
+
 /* get_duration - o[key] as seconds: 1 found, 0 absent, -1 bad (reported) */
 static int get_duration(struct loader *ld, const char *ctx, json_t *o, struct buf *p,
 			const char *key, int64_t *out)
@@ -783,11 +794,7 @@ static void load_tracking(struct loader *ld, json_t *root, struct buf *p)
 			c->tracking_base_url = xstrdup(s);
 	}
 	if (get_str(ld, "tracking", t, p, "secret_env", &s) > 0) {
-		int ok = *s != '\0' && !isdigit((unsigned char)*s);
-		for (const char *x = s; *x; x++)
-			if (!isalnum((unsigned char)*x) && *x != '_')
-				ok = 0;
-		if (!ok)
+		if (!env_name_ok(s))
 			problem(ld, 0, key_line(ld, p, "secret_env"), NULL,
 				"tracking.secret_env %s is not an environment variable name",
 				qv(ld, p, "secret_env", json_object_get(t, "secret_env")));
@@ -1323,6 +1330,42 @@ static void load_campaigns(struct loader *ld, json_t *root, struct buf *p)
 	ptr_pop(p, mark);
 }
 
+/* load_privacy - `encrypt: true | false | {key_env: NAME}` and
+ * `log_pii: true | false` */
+static void load_privacy(struct loader *ld, json_t *root, struct buf *p)
+{
+	static const char *const encrypt_keys[] = {"key_env", NULL};
+	json_t *v = json_object_get(root, "encrypt");
+	if (json_is_object(v)) {
+		size_t mark = p->len;
+		ptr_key(p, "encrypt");
+		check_keys(ld, v, p, encrypt_keys);
+		const char *s;
+		if (get_str(ld, "encrypt", v, p, "key_env", &s) > 0) {
+			if (!env_name_ok(s))
+				problem(ld, 0, key_line(ld, p, "key_env"), NULL,
+					"encrypt.key_env %s is not an environment variable name",
+					qv(ld, p, "key_env", json_object_get(v, "key_env")));
+			else
+				ld->c->encrypt_key_env = xstrdup(s);
+		}
+		ld->c->encrypt = 1;
+		ptr_pop(p, mark);
+	} else if (json_is_boolean(v)) {
+		ld->c->encrypt = json_is_true(v);
+	} else if (v && !json_is_null(v)) {
+		problem(ld, 0, key_line(ld, p, "encrypt"), NULL,
+			"encrypt must be true, false or {key_env: NAME}, not %s",
+			qv(ld, p, "encrypt", v));
+	}
+	v = json_object_get(root, "log_pii");
+	if (json_is_boolean(v))
+		ld->c->log_pii = json_is_true(v);
+	else if (v && !json_is_null(v))
+		problem(ld, 0, key_line(ld, p, "log_pii"), NULL, "log_pii must be true or false, not %s",
+			qv(ld, p, "log_pii", v));
+}
+
 static void top_string(struct loader *ld, json_t *root, struct buf *p, const char *key, char **out)
 {
 	const char *s;
@@ -1573,6 +1616,7 @@ static void load_root(struct loader *ld)
 		load_segments(ld, root, &p);
 		load_campaigns(ld, root, &p);
 		load_stats(ld, root, &p);
+		load_privacy(ld, root, &p);
 	}
 	load_serve(ld, json_is_object(root) ? root : NULL, &p);
 	/* OUTREACH_STORE wins over store: (a password kept out of the file,
@@ -1594,6 +1638,8 @@ static void load_root(struct loader *ld)
 		c->tracking_base_url = xstrdup(DEFAULT_BASE_URL);
 	if (!c->tracking_secret_env)
 		c->tracking_secret_env = xstrdup(DEFAULT_SECRET_ENV);
+	if (!c->encrypt_key_env)
+		c->encrypt_key_env = xstrdup(DEFAULT_KEY_ENV);
 	buf_release(&p);
 }
 
@@ -1831,6 +1877,7 @@ void config_free(struct config *c)
 	free(c->timezone);
 	free(c->tracking_base_url);
 	free(c->tracking_secret_env);
+	free(c->encrypt_key_env);
 	free(c->serve.user);
 	free_list(c->serve.trusted_proxies, c->serve.ntrusted_proxies);
 	json_decref(c->doc);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "buf.h"
 #include "hash.h"
 #include "store_backend.h"
@@ -50,6 +52,8 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	s->ops->close(s->db);
+	pii_keys_free(s->keys);
+	OPENSSL_cleanse(s->idx, sizeof(s->idx));
 	free(s);
 }
 
@@ -204,13 +208,22 @@ void strv_free(char **v, size_t n)
 
 #define CONTACT_COLS "id, name, email, phone, timezone, locale, attrs, do_not_contact "
 
-static void contact_from_row(struct store *s, struct store_stmt *st, struct contact *c)
+/* contact_from_row - a row of CONTACT_COLS into c, its name and
+ * addresses opened when sealed; -1 with e set (c released) when one does
+ * not open */
+static int contact_from_row(struct store *s, struct store_stmt *st, struct contact *c,
+			    struct err *e)
 {
 	memset(c, 0, sizeof(*c));
 	c->id = cdup(s, st, 0);
-	c->name = cdup(s, st, 1);
-	c->email = cdup(s, st, 2);
-	c->phone = cdup(s, st, 3);
+	if (pii_out(s, "contacts.name", ctxt(s, st, 1), &c->name, e) < 0 ||
+	    pii_out(s, "contacts.email", ctxt(s, st, 2), &c->email, e) < 0 ||
+	    pii_out(s, "contacts.phone", ctxt(s, st, 3), &c->phone, e) < 0) {
+		err_prefix(e, "contact %s", c->id);
+		contact_release(c);
+		memset(c, 0, sizeof(*c));
+		return -1;
+	}
 	c->timezone = cdup(s, st, 4);
 	c->locale = cdup(s, st, 5);
 	c->attrs = json_loads(ctxt(s, st, 6), 0, NULL);
@@ -219,6 +232,7 @@ static void contact_from_row(struct store *s, struct store_stmt *st, struct cont
 	c->do_not_contact = (int)cint(s, st, 7);
 	for (int k = 0; k < CHANNEL_NKINDS; k++)
 		c->unsub[k] = -1;
+	return 0;
 }
 
 int store_contact_get(struct store *s, const char *id, struct contact *c, struct err *e)
@@ -228,8 +242,8 @@ int store_contact_get(struct store *s, const char *id, struct contact *c, struct
 		return -1;
 	btxt(s, st, 1, id);
 	int rc = step(s, st, e);
-	if (rc == 1)
-		contact_from_row(s, st, c);
+	if (rc == 1 && contact_from_row(s, st, c, e) < 0)
+		rc = -1;
 	done(s, st);
 	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
 }
@@ -251,9 +265,14 @@ int store_contacts_get(struct store *s, char *const *ids, size_t n, struct conta
 			const char *id = ctxt(s, st, 0);
 			for (size_t i = off; i < off + m; i++)
 				if (!found[i] && ids[i] && strcmp(ids[i], id) == 0) {
-					contact_from_row(s, st, &out[i]);
+					if (contact_from_row(s, st, &out[i], e) < 0) {
+						rc = -1;
+						break;
+					}
 					found[i] = 1;
 				}
+			if (rc < 0)
+				break;
 		}
 		done(s, st);
 		if (rc < 0)
@@ -275,10 +294,13 @@ int store_contact_upsert(struct store *s, const struct contact *c, int64_t now, 
 	json_decref(attrs);
 	struct store_stmt *st = prep(s,
 		"INSERT INTO contacts (id, name, email, phone, timezone, locale, attrs, do_not_contact, "
-		"created_at, updated_at, seg_eval_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+		"created_at, updated_at, seg_eval_at, email_h, phone_h) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 		"ON CONFLICT (id) DO UPDATE SET name = COALESCE(excluded.name, contacts.name), "
 		"email = COALESCE(excluded.email, contacts.email), "
 		"phone = COALESCE(excluded.phone, contacts.phone), "
+		"email_h = COALESCE(excluded.email_h, contacts.email_h), "
+		"phone_h = COALESCE(excluded.phone_h, contacts.phone_h), "
 		"timezone = COALESCE(excluded.timezone, contacts.timezone), "
 		"locale = COALESCE(excluded.locale, contacts.locale), attrs = excluded.attrs, "
 		"do_not_contact = ?, updated_at = excluded.updated_at, seg_eval_at = excluded.seg_eval_at",
@@ -290,10 +312,14 @@ int store_contact_upsert(struct store *s, const struct contact *c, int64_t now, 
 		return -1;
 	}
 	int dnc = c->do_not_contact >= 0 ? c->do_not_contact : rc == 0 ? old.do_not_contact : 0;
+	char *name = pii_in(s, "contacts.name", c->name);
+	char *email = pii_in(s, "contacts.email", c->email);
+	char *phone = pii_in(s, "contacts.phone", c->phone);
+	char eh[PII_HASH_LEN + 1], ph[PII_HASH_LEN + 1];
 	btxt(s, st, 1, c->id);
-	btxt(s, st, 2, c->name);
-	btxt(s, st, 3, c->email);
-	btxt(s, st, 4, c->phone);
+	btxt(s, st, 2, name);
+	btxt(s, st, 3, email);
+	btxt(s, st, 4, phone);
 	btxt(s, st, 5, c->timezone);
 	btxt(s, st, 6, c->locale);
 	btxt(s, st, 7, atext);
@@ -301,9 +327,14 @@ int store_contact_upsert(struct store *s, const struct contact *c, int64_t now, 
 	bint(s, st, 9, now);
 	bint(s, st, 10, now);
 	bint(s, st, 11, now);
-	bint(s, st, 12, dnc);
+	btxt(s, st, 12, s->keys ? addr_hash(s, c->email, eh) : NULL);
+	btxt(s, st, 13, s->keys ? addr_hash(s, c->phone, ph) : NULL);
+	bint(s, st, 14, dnc);
 	int r = run(s, st, e);
 	free(atext);
+	free(name);
+	free(email);
+	free(phone);
 	if (rc == 0)
 		contact_release(&old);
 	for (int k = 0; r == 0 && k < CHANNEL_NKINDS; k++)
@@ -355,10 +386,15 @@ int store_subscription_allows(struct store *s, const char *contact, const char *
 int store_suppressed(struct store *s, const char *address, char **why, struct err *e)
 {
 	*why = NULL;
-	struct store_stmt *st = prep(s, "SELECT reason FROM suppressions WHERE address = ?", e);
+	/* a store in clear keeps the suppressions of people it forgot as
+	 * hashes: look for both forms */
+	char f[PII_HASH_LEN + 1], h[PII_HASH_LEN + 1];
+	struct store_stmt *st =
+		prep(s, "SELECT reason FROM suppressions WHERE address IN (?, ?) LIMIT 1", e);
 	if (!st)
 		return -1;
-	btxt(s, st, 1, address);
+	btxt(s, st, 1, addr_form(s, address, f));
+	btxt(s, st, 2, addr_hash(s, address, h));
 	int rc = step(s, st, e);
 	if (rc == 1)
 		*why = cdup(s, st, 0);
@@ -374,11 +410,15 @@ int store_suppress(struct store *s, const char *address, const char *channel, co
 		"ON CONFLICT (address) DO NOTHING", e);
 	if (!st)
 		return -1;
-	btxt(s, st, 1, address);
+	char f[PII_HASH_LEN + 1];
+	char *why = pii_redact(s, reason, address);
+	btxt(s, st, 1, addr_form(s, address, f));
 	btxt(s, st, 2, channel);
-	btxt(s, st, 3, reason);
+	btxt(s, st, 3, why);
 	bint(s, st, 4, now);
-	return run(s, st, e);
+	int rc = run(s, st, e);
+	free(why);
+	return rc;
 }
 
 int store_attr_keys(struct store *s, char ***keys, size_t *n, int64_t *ncontacts, struct err *e)
@@ -1293,7 +1333,8 @@ int store_send_update(struct store *s, int64_t id, const char *owner, const stru
 	btxt(s, st, 4, u->reason);
 	btxt(s, st, 5, u->channel);
 	btxt(s, st, 6, u->transport);
-	btxt(s, st, 7, u->address);
+	char af[PII_HASH_LEN + 1];
+	btxt(s, st, 7, addr_form(s, u->address, af));
 	btxt(s, st, 8, u->message_id);
 	btxt(s, st, 9, u->provider_id);
 	bint(s, st, 10, u->segments);
@@ -1501,10 +1542,12 @@ int store_unsuppress(struct store *s, char *const *addresses, size_t n, int *rem
 	if (store_begin(s, e) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		struct store_stmt *st = prep(s, "DELETE FROM suppressions WHERE address = ?", e);
+		char f[PII_HASH_LEN + 1], h[PII_HASH_LEN + 1];
+		struct store_stmt *st = prep(s, "DELETE FROM suppressions WHERE address IN (?, ?)", e);
 		if (!st)
 			goto fail;
-		btxt(s, st, 1, addresses[i]);
+		btxt(s, st, 1, addr_form(s, addresses[i], f));
+		btxt(s, st, 2, addr_hash(s, addresses[i], h));
 		int64_t changed = run_changed(s, st, e);
 		if (changed < 0)
 			goto fail;
@@ -1599,6 +1642,30 @@ int store_snapshot(struct store *s, const char *path, struct err *e)
 			err_prefix(e, "copying %s", snapshot_tables[i]);
 			goto out;
 		}
+	}
+	/* the copy opens as the store does: its personal data's state and
+	 * sealed index key */
+	struct store_stmt *st = prep(s, "SELECT key, value FROM meta WHERE key LIKE 'pii%'", e);
+	int got = st ? 1 : -1;
+	while (st && (got = step(s, st, e)) == 1) {
+		struct store_stmt *in = prep(d, "INSERT INTO meta (key, value) VALUES (?, ?) "
+						"ON CONFLICT (key) DO UPDATE SET value = excluded.value", e);
+		if (!in) {
+			got = -1;
+			break;
+		}
+		btxt(d, in, 1, ctxt(s, st, 0));
+		btxt(d, in, 2, ctxt(s, st, 1));
+		if (run(d, in, e) < 0) {
+			got = -1;
+			break;
+		}
+	}
+	if (st)
+		done(s, st);
+	if (got < 0) {
+		err_prefix(e, "copying meta");
+		goto out;
 	}
 	rc = store_commit(d, e);
 out:

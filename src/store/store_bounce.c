@@ -49,7 +49,8 @@ int store_bounce_find(struct store *s, int64_t verp_send, const char *message_id
 				   "ORDER BY sent_at DESC, id DESC LIMIT 1",
 				e)))
 			return -1;
-		btxt(s, st, 1, address);
+		char f[PII_HASH_LEN + 1];
+		btxt(s, st, 1, addr_form(s, address, f));
 		if (one_id(s, st, &id, e) < 0)
 			return -1;
 		*by = BOUNCE_BY_ADDRESS;

@@ -80,7 +80,8 @@ int store_send_latest_to(struct store *s, const char *channel, const char *addre
 		"AND sent_at IS NOT NULL ORDER BY sent_at DESC, id DESC LIMIT 1", e);
 	if (!st)
 		return -1;
-	btxt(s, st, 1, address);
+	char f[PII_HASH_LEN + 1];
+	btxt(s, st, 1, addr_form(s, address, f));
 	btxt(s, st, 2, channel);
 	int rc = step(s, st, e);
 	if (rc == 1) {
@@ -106,16 +107,28 @@ int store_send_latest_of(struct store *s, const char *contact, const char *chann
 
 int store_contact_by_phone(struct store *s, const char *phone, char **id, struct err *e)
 {
-	struct store_stmt *st = prep(s,
-		"SELECT id FROM contacts WHERE phone = ? ORDER BY id LIMIT 1", e);
+	char h[PII_HASH_LEN + 1];
+	struct store_stmt *st = s->keys
+		? prep(s, "SELECT id FROM contacts WHERE phone_h = ? ORDER BY id LIMIT 1", e)
+		: prep(s, "SELECT id FROM contacts WHERE phone = ? ORDER BY id LIMIT 1", e);
 	if (!st)
 		return -1;
-	btxt(s, st, 1, phone);
+	btxt(s, st, 1, addr_form(s, phone, h));
 	return one_text(s, st, id, e);
 }
 
 int store_contact_by_email(struct store *s, const char *email, char **id, struct err *e)
 {
+	if (s->keys) {
+		/* sealed: the hash is of the address lowercased already */
+		char h[PII_HASH_LEN + 1];
+		struct store_stmt *st =
+			prep(s, "SELECT id FROM contacts WHERE email_h = ? ORDER BY id LIMIT 1", e);
+		if (!st)
+			return -1;
+		btxt(s, st, 1, addr_hash(s, email, h));
+		return one_text(s, st, id, e);
+	}
 	char *lower = xstrdup(email);
 	for (char *p = lower; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
@@ -141,9 +154,11 @@ int store_inbound_add(struct store *s, const struct inbound *in, int64_t *id, st
 		"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id", e);
 	if (!st)
 		return -1;
+	char f[PII_HASH_LEN + 1];
+	char *text = pii_in(s, "inbound.text", in->text);
 	btxt(s, st, 1, in->channel);
-	btxt(s, st, 2, in->sender);
-	btxt(s, st, 3, in->text);
+	btxt(s, st, 2, addr_form(s, in->sender, f));
+	btxt(s, st, 3, text);
 	bint(s, st, 4, in->at);
 	btxt(s, st, 5, in->contact);
 	if (in->send_id > 0)
@@ -158,6 +173,7 @@ int store_inbound_add(struct store *s, const struct inbound *in, int64_t *id, st
 		rc = step(s, st, e);
 	}
 	done(s, st);
+	free(text);
 	if (rc < 0)
 		return -1;
 	if (id)

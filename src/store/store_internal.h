@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pii.h"
 #include "store.h"
 #include "store_backend.h"
 #include "xmalloc.h"
@@ -16,6 +17,9 @@ struct store {
 	void *db;
 	int in_tx;
 	int locked; /* the bookkeeping lock is held (until commit/rollback) */
+	struct pii_keys *keys; /* personal data is sealed under these (NULL: in clear) */
+	unsigned char idx[PII_KEY_LEN]; /* the index key of the keyed hashes */
+	int have_idx;
 };
 
 /* FOR_UPDATE - sql, with FOR UPDATE SKIP LOCKED where the backend has row
@@ -124,6 +128,25 @@ static inline int one_id(struct store *s, struct store_stmt *st, int64_t *id, st
 	done(s, st);
 	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
 }
+
+/* ---- personal data (store_pii.c) ---- */
+
+/* pii_in - v as the store keeps it in the column label: sealed when the
+ * store is, else a copy; NULL for NULL (caller frees) */
+char *pii_in(struct store *s, const char *label, const char *v);
+/* pii_out - a stored value of column label in clear into *out (NULL for
+ * NULL); -1 with e set when it does not open */
+int pii_out(struct store *s, const char *label, const char *v, char **out, struct err *e);
+/* addr_form - an address as sends and inbound keep it and are searched
+ * by: its keyed hash when the store is sealed, else addr itself (buf
+ * holds the hash; NULL for NULL) */
+const char *addr_form(struct store *s, const char *addr, char buf[PII_HASH_LEN + 1]);
+/* addr_hash - addr's keyed hash into buf when the store has an index key
+ * (sealed, or a person was forgotten), else NULL */
+const char *addr_hash(struct store *s, const char *addr, char buf[PII_HASH_LEN + 1]);
+/* pii_redact - text (a reason) with every occurrence of addr, in any case,
+ * made "[address]" when the store is sealed; a copy, NULL for NULL */
+char *pii_redact(struct store *s, const char *text, const char *addr);
 
 /* store_log_state - one row of a send's history (send_log) */
 int store_log_state(struct store *s, int64_t id, int64_t now, const char *state,

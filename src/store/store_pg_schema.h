@@ -85,6 +85,12 @@ static const char *const pg_migrations[] = {
 	"  at BIGINT NOT NULL, contact_id TEXT, send_id BIGINT, kind TEXT NOT NULL);\n"
 	"CREATE INDEX sends_provider_id ON sends(provider_id) WHERE provider_id IS NOT NULL;\n"
 	"CREATE INDEX sends_address ON sends(address, sent_at) WHERE address IS NOT NULL;\n",
+	/* version 5: personal data sealed at rest (pii.h): the keyed hashes
+	 * contacts are found by when their email and phone are sealed */
+	"ALTER TABLE contacts ADD COLUMN email_h TEXT;\n"
+	"ALTER TABLE contacts ADD COLUMN phone_h TEXT;\n"
+	"CREATE INDEX contacts_email_h ON contacts(email_h) WHERE email_h IS NOT NULL;\n"
+	"CREATE INDEX contacts_phone_h ON contacts(phone_h) WHERE phone_h IS NOT NULL;\n",
 	NULL,
 };
 

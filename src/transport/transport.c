@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "pii.h"
 #include "timeutil.h"
 #include "xmalloc.h"
 
@@ -192,9 +193,15 @@ static void check_delivery(const struct transport *t, const struct message *m, s
 	d->provider_id[sizeof(d->provider_id) - 1] = '\0';
 	if (!d->code[0])
 		snprintf(d->code, sizeof(d->code), "%s", status_names[d->status]);
+	if (log_get_level() > LOG_DEBUG)
+		return;
+	/* the server's words may name the recipient: not in the log unless
+	 * log_pii allows it */
+	char *why = log_pii() ? NULL : pii_mask(d->reason, m->to);
 	log_debug("send %lld: transport \"%s\" (%s): %s %s%s%s", (long long)m->send_id,
 		  t->conf->name, t->ops->kind, status_names[d->status], d->code,
-		  d->reason[0] ? ": " : "", d->reason);
+		  d->reason[0] ? ": " : "", why ? why : d->reason);
+	free(why);
 }
 
 int transport_deliver(struct transport *t, const struct message *const *m, size_t n,

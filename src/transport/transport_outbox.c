@@ -7,9 +7,13 @@
  * send id, so a retry after a crash between write and record replaces the
  * file and a message is never in the outbox twice.
  *
+ * With `encrypt: true` each file holds one line instead: the message
+ * sealed as pii.h describes (label "outbox"), so the outbox keeps no
+ * address or name in clear either; `outreach outbox show FILE` opens it.
+ *
  * Security: names are built from the numeric send id only, the temporary
  * file is opened with O_NOFOLLOW, and nothing from the message reaches a
- * path. The files hold personal data; their mode follows the umask.
+ * path. Clear files hold personal data; their mode follows the umask.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +27,7 @@
 #include "config.h"
 #include "log.h"
 #include "mime.h"
+#include "pii.h"
 #include "transport.h"
 #include "xmalloc.h"
 
@@ -30,6 +35,7 @@
 
 struct outbox {
 	char *dir;
+	struct pii_keys *keys; /* encrypt: true: files are sealed */
 };
 
 /* mkdir_p - make dir and its missing parents, like mkdir -p */
@@ -74,11 +80,17 @@ static int outbox_create(const struct config *cfg, const struct transport_conf *
 		dir = OUTBOX_DEFAULT_DIR;
 	if (flags & TRANSPORT_CHECK)
 		return 0;
-	if (mkdir_p(dir) < 0)
+	struct pii_keys *keys = NULL;
+	if (cfg->encrypt && !(keys = pii_keys_from_env(cfg->encrypt_key_env, e)))
+		return -1;
+	if (mkdir_p(dir) < 0) {
+		pii_keys_free(keys);
 		return transport_conf_err(cfg, conf, "dir", e, "cannot create directory \"%s\": %s",
 					  dir, strerror(errno));
+	}
 	struct outbox *o = xcalloc(1, sizeof(*o));
 	o->dir = xstrdup(dir);
+	o->keys = keys;
 	*state = o;
 	return 0;
 }
@@ -89,6 +101,7 @@ static void outbox_free(void *state)
 	if (!o)
 		return;
 	free(o->dir);
+	pii_keys_free(o->keys);
 	free(o);
 }
 
@@ -226,6 +239,13 @@ static void outbox_one(struct outbox *o, const struct message *m, int64_t now, s
 		return;
 	}
 
+	if (o->keys) {
+		char *sealed = pii_seal(o->keys, "outbox", buf_cstr(&data));
+		data.len = 0;
+		buf_puts(&data, sealed);
+		buf_putc(&data, '\n');
+		free(sealed);
+	}
 	char name[64];
 	snprintf(name, sizeof(name), "%lld.%s", (long long)m->send_id, ext);
 	char reason[sizeof(d->reason)];

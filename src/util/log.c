@@ -71,3 +71,15 @@ void log_panic(const char *fmt, ...)
 	va_end(ap);
 	abort();
 }
+
+static int pii_allowed;
+
+void log_set_pii(int allowed)
+{
+	pii_allowed = allowed;
+}
+
+int log_pii(void)
+{
+	return pii_allowed;
+}

@@ -27,6 +27,7 @@
 #include "hash.h"
 #include "links.h"
 #include "log.h"
+#include "pii.h"
 #include "policy.h"
 #include "render.h"
 #include "sms.h"
@@ -665,9 +666,17 @@ static int complete(struct worker *w, struct job *j, int64_t now, struct err *e)
 	const char *ch = channel_name(tc->channel);
 	char why[1024];
 	struct send_update u;
+	int sealed = store_pii_sealed(w->s);
 	w->inflight--;
+	if (sealed && j->addr && j->tj.d.reason[0]) {
+		/* a sealed store keeps no address in clear, also not in the
+		 * server's words */
+		char *m = pii_mask(j->tj.d.reason, j->addr);
+		snprintf(j->tj.d.reason, sizeof(j->tj.d.reason), "%s", m);
+		free(m);
+	}
 	if (d->status == DELIVERY_OK) {
-		snprintf(why, sizeof(why), "%s via %s: %s", j->key ? j->key : ch, tc->name,
+		snprintf(why, sizeof(why), "%s via %s: %s", j->key && !sealed ? j->key : ch, tc->name,
 			 d->reason[0] ? d->reason : "accepted");
 		u = (struct send_update){.state = "sent", .reason = why, .channel = ch,
 					 .transport = tc->name, .address = j->key,
