@@ -24,6 +24,7 @@
 #include "confint.h"
 #include "expr.h"
 #include "links.h"
+#include "pii.h"
 #include "policy.h"
 #include "render.h"
 #include "schedule.h"
@@ -1503,6 +1504,13 @@ int cmd_check(struct cli *c)
 			ntypes = 0;
 	}
 	store_close(s);
+	if (cfg->encrypt) {
+		/* the key is the environment's: check it is there and a key */
+		struct pii_keys *pk = pii_keys_from_env(cfg->encrypt_key_env, &e);
+		if (!pk)
+			diag_error(&d, cfg->path, config_line(cfg, "/encrypt"), "encrypt: %s", e.msg);
+		pii_keys_free(pk);
+	}
 	if (!k.have_contacts)
 		diag_warn(&d, cfg->path, 0,
 			  "no contacts in the store yet: template variables are not checked "

@@ -128,6 +128,7 @@ c_privacy_sealed() {
 	err_has "the store is sealed under key" "a wrong key"
 	[ "$(wc -l <"$T/err")" = 1 ] || fail "a wrong key: $(cat "$T/err")"
 	( unset OUTREACH_KEY; expect_rc 2 contacts show c1; err_has '$OUTREACH_KEY is not set' "no key" )
+	( unset OUTREACH_KEY; expect_rc 2 check; err_has "o.yaml:$(grep -n '^encrypt:' "$T/o.yaml" | cut -d: -f1): encrypt: \$OUTREACH_KEY is not set" "check without the key" )
 	sed -i 's/^encrypt: true/encrypt: false/' "$T/o.yaml"
 	expect_rc 1 contacts show c1
 	err_has "store is encrypted" "encrypt: false on a sealed store"
