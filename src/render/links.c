@@ -201,6 +201,22 @@ static size_t bare_end(const char *s, size_t n, size_t i, size_t k)
 	return e;
 }
 
+/* bare_rewritable - a bare URL may be rewritten only when taking it out
+ * changes nothing for the markdown around it: its parentheses open before
+ * they close and all close (target_end counts them), and it holds no
+ * bracket (an IPv6 literal; md_link's label ends at one). Such a URL is
+ * left as it is, untracked, so that a second pass finds the same links. */
+static int bare_rewritable(const char *u, size_t n)
+{
+	int depth = 0;
+	for (size_t i = 0; i < n && depth >= 0; i++) {
+		if (u[i] == '[' || u[i] == ']')
+			return 0;
+		depth += u[i] == '(' ? 1 : u[i] == ')' ? -1 : 0;
+	}
+	return depth == 0;
+}
+
 /* target_end - the end of a markdown link target starting at i: at white
  * space, a bracket or the ) that closes it */
 static size_t target_end(const char *s, size_t n, size_t i)
@@ -296,7 +312,10 @@ static void rewrite_text(struct rw *r, const char *s, struct buf *out)
 		    (i == 0 || !is_alnum((unsigned char)s[i - 1])) &&
 		    (k = http_len(s + i, n - i)) != 0) {
 			size_t e = bare_end(s, n, i, k);
-			replace(r, s + i, e - i, 0, out);
+			if (bare_rewritable(s + i, e - i))
+				replace(r, s + i, e - i, 0, out);
+			else
+				buf_append(out, s + i, e - i);
 			i = e;
 			continue;
 		}
