@@ -189,6 +189,7 @@ static void job_flight_release(struct job *j)
 
 static void job_free(struct job *j)
 {
+	transport_recorded(&j->tj, 0); /* its connection waits no more */
 	job_flight_release(j);
 	if (j->ctx)
 		json_decref(j->ctx);
@@ -704,7 +705,9 @@ static int complete(struct worker *w, struct job *j, int64_t now, struct err *e)
 		return job_finish(w, j, &u, now, counter, e);
 	}
 	/* permanent for this channel: record, suppress a bad address, and
-	 * fall through to the next channel */
+	 * fall through to the next channel. It was not delivered, so its
+	 * connection need not wait for the commit. */
+	transport_recorded(&j->tj, 0);
 	reason_add(j, "%s: %s %s", tc->name, d->code, d->reason);
 	if (store_attempt_add(w->s, j->row.id, now, tc->name, "fail", d->code, d->reason, e) < 0)
 		goto fail;
@@ -895,6 +898,7 @@ static int drain(struct worker *w, struct err *e)
 			  nunrecorded(w), e->msg);
 		while (w->unrecorded) {
 			struct transport_job *next = w->unrecorded->next;
+			transport_recorded(w->unrecorded, 1); /* and send no more */
 			job_free(w->unrecorded->cookie);
 			w->inflight--;
 			w->unrecorded = next;
@@ -1047,6 +1051,7 @@ int worker_run(struct store *s, const struct config *cfg, const struct worker_op
 	if (w.window > WINDOW_MAX)
 		w.window = WINDOW_MAX;
 	w.done = transport_done_create();
+	transport_done_hold(w.done); /* one message per connection unrecorded */
 	w.r = renderer_create(cfg->templates);
 	if (store_worker_register(s, w.owner, w.host, (int)getpid(), clock_now(&w), e) < 0) {
 		rc = -1;

@@ -200,6 +200,7 @@ EOF
 		"$O" -c "$T/o.yaml" $c >"$T/setup.out" 2>&1 || fail "outreach $c: $(tail -n 2 "$T/setup.out" | tr '\n' ' ')"
 	done
 	: >"$T/kills"
+	: >"$T/starts"
 	: >"$T/seen"
 }
 
@@ -274,7 +275,7 @@ verdict() {
 	q "SELECT id, contact_id, campaign, state FROM sends" >"$T/sends" || fail "cannot read the sends"
 	q "SELECT send_id, reason FROM send_log WHERE reason LIKE '%died; claim released%'" |
 		sed 's/^\([0-9]*\)|.*(pid \([0-9]*\)).*/\1|\2/' >"$T/releases" || fail "cannot read send_log"
-	"$PY" "$CP" check "$N" "$T/sends" "$T/releases" "$T/kills" "$T/http/log" "$T/mail" "$2" \
+	"$PY" "$CP" check "$N" "$T/sends" "$T/releases" "$T/kills" "$T/starts" "$T/http/log" "$T/mail" "$2" \
 		>"$T/result" 2>"$T/check.err" || fail "$(tail -n 1 "$T/check.err")"
 	"$PY" - "$1" "$3" "$T/result" >"$T/line" <<'EOF' || fail "cannot read the result"
 import json, sys
@@ -318,6 +319,7 @@ kill_loop() {
 	k=0
 	while [ $k -lt "$1" ]; do
 		k=$((k + 1))
+		echo "$k|$(date +%s%3N)" >>"$T/starts"
 		start
 		rand 50 400
 		ms "$R"
