@@ -51,6 +51,8 @@ struct transport_done {
 	pthread_cond_t cv;
 	struct transport_job *head, *tail;
 	int hold; /* transport_done_hold: connections wait for the records */
+	int running; /* threads in a call for q that wait for no record */
+	int active;  /* threads in a call for q */
 };
 
 enum ack_state { ACK_OPEN, ACK_BACK, ACK_RECORDED };
@@ -70,7 +72,12 @@ struct transport_acks {
 	struct ack_slot *slots;
 	size_t n;
 	int stop; /* the caller gave an outcome up: send nothing more */
+	struct transport_done *q; /* the call's first job's queue: its running count */
 };
+
+/* how long a collector on a held queue waits, once something came back,
+ * for the threads still at work to come back too: one commit for them all */
+#define LINGER_US 1000
 
 struct qlink {
 	struct transport_job *job;
@@ -291,8 +298,33 @@ static void done_push(struct transport_done *q, struct transport_job *j)
 	else
 		q->head = j;
 	q->tail = j;
-	pthread_cond_signal(&q->cv);
+	/* a collector waits for the first job, or lingers on running */
+	if (q->head == j || q->running * 2 <= q->active)
+		pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
+}
+
+/* running_add - a thread of q starts or stops working without waiting for
+ * a record; the collector lingers while any does */
+static void running_add(struct transport_done *q, int d, int active)
+{
+	pthread_mutex_lock(&q->mu);
+	q->running += d;
+	q->active += active;
+	if (q->running * 2 <= q->active && q->head)
+		pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static void deadline_after(struct timespec *ts, long us)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += us / 1000000;
+	ts->tv_nsec += (us % 1000000) * 1000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
 }
 
 struct transport_job *transport_collect(struct transport_done *q, int timeout_ms)
@@ -308,6 +340,15 @@ struct transport_job *transport_collect(struct transport_done *q, int timeout_ms
 			ts.tv_nsec -= 1000000000L;
 		}
 		while (!q->head)
+			if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) != 0)
+				break;
+	}
+	if (q->head && q->hold && q->running * 2 > q->active) {
+		/* group commit: the threads still at work are about to come back
+		 * (or are slow: then not more than LINGER_US) */
+		struct timespec ts;
+		deadline_after(&ts, LINGER_US);
+		while (q->running * 2 > q->active)
 			if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) != 0)
 				break;
 	}
@@ -353,10 +394,18 @@ int transport_ack_wait(struct transport_acks *a, size_t i)
 	if (a->slots[i].state == ACK_OPEN)
 		log_panic("transport \"%s\": waited for message %zu, which was not acked",
 			  a->t->conf->name, i);
+	int waited = a->slots[i].state == ACK_BACK;
+	if (waited) {
+		pthread_mutex_unlock(&a->mu);
+		running_add(a->q, -1, 0);
+		pthread_mutex_lock(&a->mu);
+	}
 	while (a->slots[i].state == ACK_BACK)
 		pthread_cond_wait(&a->cv, &a->mu);
 	int stop = a->stop;
 	pthread_mutex_unlock(&a->mu);
+	if (waited)
+		running_add(a->q, 1, 0);
 	return stop ? -1 : 0;
 }
 
@@ -413,6 +462,7 @@ static void call(struct transport *t, struct transport_acks *a, size_t n)
 	memset(a->ds, 0, n * sizeof(*a->ds));
 	/* one clock per batch: the jobs of a batch were queued together */
 	int64_t now = a->ls[0]->job->now;
+	a->q = a->ls[0]->q;
 	if (!t->ops->deliver_acked) {
 		transport_deliver(t, a->ms, n, now, a->ds);
 		for (size_t i = 0; i < n; i++) {
@@ -424,6 +474,7 @@ static void call(struct transport *t, struct transport_acks *a, size_t n)
 		}
 		return;
 	}
+	running_add(a->q, 1, 1);
 	int rc = t->ops->deliver_acked(t->state, a->ms, n, now, a->ds, a);
 	if (rc < 0)
 		log_error("transport \"%s\": deliver failed", t->conf->name);
@@ -435,11 +486,13 @@ static void call(struct transport *t, struct transport_acks *a, size_t n)
 				      "transport \"%s\" failed internally", t->conf->name);
 		transport_ack(a, i);
 	}
+	running_add(a->q, -1, 0);
 	pthread_mutex_lock(&a->mu);
 	for (size_t i = 0; i < n; i++)
 		while (a->slots[i].state == ACK_BACK)
 			pthread_cond_wait(&a->cv, &a->mu);
 	pthread_mutex_unlock(&a->mu);
+	running_add(a->q, 0, -1);
 }
 
 /* ---- the transport's threads ---- */

@@ -991,6 +991,15 @@ static int pass(struct worker *w, int64_t now, int *busy, struct err *e)
 		/* wait when there is nothing more to claim or no room for it */
 		int wait = n < (size_t)room || w->inflight >= w->window ? 200 : 0;
 		rc = collect(w, wait, &got, e);
+		/* the connections wait for these records (transport_recorded):
+		 * while there is no room for half a claim, record what comes back
+		 * rather than run the pass's scheduling and claim in between */
+		int more = got;
+		while (rc == 0 && more > 0 && !stopping(w) && w->inflight > 0 &&
+		       w->window - w->inflight < w->o->batch / 2) {
+			rc = collect(w, 200, &more, e);
+			got += more;
+		}
 	}
 	log_pass(&st, &before, w->t, n);
 	*busy = n > 0 || got > 0 || w->inflight > 0 || st.events > 0 || st.evaluated > 0;
