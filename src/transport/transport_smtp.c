@@ -16,13 +16,14 @@
  *
  * Each message's outcome goes back to the worker the moment the server
  * answers its data (deliver_acked: libesmtp's SMTP_EV_MESSAGESENT event,
- * libcurl's return from each transfer), and the session does not end
- * another message's data before the worker has recorded it: a crash then
+ * libcurl's return from each transfer), and the session starts no other
+ * message before the worker has recorded it (with libesmtp it waits in
+ * the event callback, inside libesmtp's protocol loop): a crash then
  * repeats at most the one message per session whose record was not yet
- * committed. With libesmtp the wait is in the message callback, when
- * libesmtp asks for the end of the next message: its envelope, DATA and
- * body go out while the worker commits, and only the final dot (the
- * server's acceptance) waits. With libcurl the next transfer waits.
+ * committed. The next envelope is not sent early on purpose: a server
+ * (smtp-sink -d among them) may keep the data of a transaction whose
+ * final dot never came, and no server should see a message we might
+ * not have recorded the previous one before.
  *
  * Options: host (required), port (587 for starttls, 25 for none, 465 for
  * implicit), tls (starttls | none | implicit; default starttls, which
@@ -597,7 +598,6 @@ struct lsess {
 	int refused;		/* the message callback refused to give a message */
 	int stopping;		/* the worker gave an outcome up: send no more */
 	struct transport_acks *a;
-	struct item *unrecorded; /* acked; the next data must not end before its record */
 	struct reply auth_fail; /* the server's no to AUTH */
 	struct reply last;	/* the last final reply line read */
 	char tls_why[TEXT_MAX];
@@ -652,7 +652,6 @@ static void monitor_cb(const char *buf, int len, int writing, void *arg)
 }
 
 static void message_sent(struct lsess *ls, struct item *it);
-static int recorded(struct lsess *ls);
 
 static void event_cb(smtp_session_t session, int event, void *arg, ...)
 {
@@ -757,13 +756,6 @@ static const char *message_cb(void **ctx, int *len, void *arg)
 		return NULL;
 	}
 	if (it->given) {
-		/* the end of the data, after which libesmtp sends the final dot:
-		 * not before the previous message is recorded */
-		if (recorded(ls) < 0) {
-			errno = EACCES; /* no dot: the server never accepts this one */
-			*len = 0;
-			return NULL;
-		}
 		*len = 0;
 		return NULL;
 	}
@@ -893,7 +885,8 @@ static void esmtp_outcome(struct item *it, const char *pcode, const char *proble
 }
 
 /* message_sent - the server answered the message's data: its outcome goes
- * back now; message_cb waits for its record before the next data ends */
+ * back now, and the session (this callback, inside libesmtp's protocol
+ * loop) waits until the worker recorded it before the next MAIL FROM */
 static void message_sent(struct lsess *ls, struct item *it)
 {
 	struct reply r;
@@ -903,19 +896,8 @@ static void message_sent(struct lsess *ls, struct item *it)
 		return; /* no usable reply: judged when the session ends */
 	esmtp_outcome(it, NULL, NULL, "protocol", "no reply");
 	item_ack(ls->a, it);
-	ls->unrecorded = it;
-}
-
-/* recorded - wait for the record of the message the server last answered
- * (called inside libesmtp's protocol loop, before another message's data
- * ends); 0, or -1 when the worker gave up: nothing more may be sent */
-static int recorded(struct lsess *ls)
-{
-	struct item *prev = ls->unrecorded;
-	ls->unrecorded = NULL;
-	if (prev && transport_ack_wait(ls->a, prev->idx) < 0)
-		ls->stopping = 1;
-	return ls->stopping ? -1 : 0;
+	if (transport_ack_wait(ls->a, it->idx) < 0)
+		ls->stopping = 1; /* message_cb hands over nothing more */
 }
 
 static void esmtp_session(struct smtp *s, struct item *it, size_t n, struct transport_acks *a)
