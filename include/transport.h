@@ -131,8 +131,10 @@ struct transport_done *transport_done_create(void);
 /* transport_done_hold - the caller of q records each outcome and calls
  * transport_recorded for every job that comes back on q: until it does,
  * the connection that carried the job sends nothing more. Without it,
- * nothing waits (tests, tools that record nothing). Call before the first
- * submit. */
+ * nothing waits (tests, tools that record nothing). On a held queue,
+ * transport_collect, once something came back, lingers (at most 1 ms)
+ * until at least half of the transport threads at work wait for their
+ * records, so that one commit serves them. Call before the first submit. */
 void transport_done_hold(struct transport_done *q);
 void transport_done_free(struct transport_done *q);
 
