@@ -7,6 +7,14 @@
  * this module runs each transport's deliveries on its own threads (the
  * kind says how many) behind a queue, so the worker submits jobs and
  * collects finished ones without waiting on the network.
+ *
+ * At most one message per connection between the server's acceptance and
+ * the caller's record (the crash window, docs/CRASH.md): a kind that keeps
+ * connections implements `deliver_acked`, which hands each message's
+ * outcome back as the server gives it (transport_ack) and waits, before
+ * that connection carries another message, until the caller says the
+ * outcome is recorded (transport_recorded). A kill then repeats at most
+ * the one message per connection whose record was not yet committed.
  */
 #ifndef OUTREACH_TRANSPORT_H
 #define OUTREACH_TRANSPORT_H
@@ -40,6 +48,8 @@ struct delivery {
 #define TRANSPORT_SIMULATE 2 /* `outreach plan`: a stand-in that accepts every
                               * message at once and sends nothing */
 
+struct transport_acks; /* one deliver_acked call's link back to its caller */
+
 struct transport_ops {
 	const char *kind; /* "outbox", "smtp", ... */
 	/* keys - MUST: the options this kind reads, NULL-terminated; with the
@@ -59,6 +69,19 @@ struct transport_ops {
 	 * invariant. */
 	int (*deliver)(void *state, const struct message *const *m, size_t n, int64_t now,
 		       struct delivery *d);
+	/* deliver_acked - MAY, in place of deliver (a kind sets exactly one):
+	 * the same call, which besides MUST call transport_ack(a, i) as soon
+	 * as d[i] is final (the server answered message i's data, or i will
+	 * not be sent) and then touch neither m[i] nor d[i] again; and MUST
+	 * NOT start another message on the connection that carried message i
+	 * before transport_ack_wait(a, i) returned. When that returns -1 the
+	 * caller is giving up (its store is gone): the kind starts no other
+	 * message and fills every d[] not yet acked with DEFER. Messages not
+	 * acked when the call returns are acked by the caller then. a is NULL
+	 * on the synchronous path (transport_deliver): both calls then return
+	 * at once. */
+	int (*deliver_acked)(void *state, const struct message *const *m, size_t n, int64_t now,
+			     struct delivery *d, struct transport_acks *a);
 	/* threads - MAY: how many deliver calls may run at once (an SMTP
 	 * session pool: `concurrency`); 0 runs deliver inline in the
 	 * submitter's thread (outbox). NULL means 1. */
@@ -79,7 +102,8 @@ int transport_kind_known(const char *kind);
 struct transport *transport_create(const struct config *cfg, const struct transport_conf *conf,
 				   int flags, struct err *e);
 /* transport_deliver - deliver n messages now, in the caller's thread (the
- * wrapper where assertions and tracing live); d[] is filled */
+ * wrapper where assertions and tracing live); d[] is filled. Nothing waits
+ * for a record here: the caller has all the outcomes at once. */
 int transport_deliver(struct transport *t, const struct message *const *m, size_t n,
 		      int64_t now, struct delivery *d);
 const struct transport_conf *transport_conf(const struct transport *t);
@@ -95,6 +119,8 @@ struct transport_job {
 	void *cookie;            /* the caller's */
 	struct delivery d;       /* filled when the job comes back */
 	struct transport_job *next; /* the queues' link: not the caller's */
+	void *ack;               /* the connection waiting for its record: not
+	                          * the caller's (NULL: nothing waits) */
 };
 
 struct transport_done;
@@ -102,19 +128,49 @@ struct transport_done;
 /* transport_done_create - the queue finished jobs come back on, shared by
  * any number of transports; caller frees (after the transports) */
 struct transport_done *transport_done_create(void);
+/* transport_done_hold - the caller of q records each outcome and calls
+ * transport_recorded for every job that comes back on q: until it does,
+ * the connection that carried the job sends nothing more. Without it,
+ * nothing waits (tests, tools that record nothing). On a held queue,
+ * transport_collect, once something came back, lingers (at most 1 ms)
+ * until at least half of the transport threads at work wait for their
+ * records, so that one commit serves them. Call before the first submit. */
+void transport_done_hold(struct transport_done *q);
 void transport_done_free(struct transport_done *q);
 
 /* transport_submit - queue job on t; it comes back on q once delivered
  * (at once for a kind with 0 threads). Never blocks on the network. */
 void transport_submit(struct transport *t, struct transport_job *job, struct transport_done *q);
 /* transport_collect - finished jobs, oldest first, as a list linked by
- * next; waits up to timeout_ms (0: no wait) for the first. NULL if none. */
+ * next; waits up to timeout_ms (0: no wait) for the first. NULL if none.
+ * Each job's outcome comes back as soon as its server gave it (a kind
+ * with deliver_acked) or its call ended. */
 struct transport_job *transport_collect(struct transport_done *q, int timeout_ms);
+/* transport_recorded - on a queue made with transport_done_hold, the
+ * caller MUST call this once for every job that came back, when its
+ * outcome is committed to the store (or no longer needs to be: a
+ * permanent failure was not delivered), and before the job is freed or
+ * submitted again: the connection that carried it may then go on. Until
+ * then that connection sends nothing more, so a caller that keeps
+ * outcomes in memory while its store is away holds its connections too.
+ * stop = 1: the caller gives the outcome up (its store never came back);
+ * the connection sends nothing more in its call, whose other messages
+ * come back DEFERred. A no-op for a job nothing waits on (a kind without
+ * deliver_acked, a queue not held). */
+void transport_recorded(struct transport_job *job, int stop);
 /* transport_cancel_queued - take back the jobs of t that no thread has
  * started, as a list (for a clean SIGTERM); NULL if none */
 struct transport_job *transport_cancel_queued(struct transport *t);
 
 /* ---- helpers for kinds ---- */
+
+/* transport_ack - in deliver_acked: d[i] is final; its job goes back to
+ * the caller now. A no-op when a is NULL. Call once per message. */
+void transport_ack(struct transport_acks *a, size_t i);
+/* transport_ack_wait - in deliver_acked: wait until the caller recorded
+ * message i (acked before); 0 then, -1 when the caller gives up (send
+ * nothing more). Returns 0 at once when a is NULL. */
+int transport_ack_wait(struct transport_acks *a, size_t i);
 
 /* transport_conf_err - fill e with "FILE:LINE: transport \"NAME\": MSG",
  * the line of option `key` (NULL: the transport's own line); returns -1 */

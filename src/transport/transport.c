@@ -13,6 +13,16 @@
  * variable wakes transport_collect. A kind with 0 threads delivers inline.
  * The worker thread alone touches the store; these threads touch only the
  * network and the jobs they hold.
+ *
+ * Acks: a kind with deliver_acked pushes each job back the moment its
+ * outcome is known (transport_ack) and, on a held queue, blocks that
+ * connection in transport_ack_wait until the worker has committed the
+ * outcome and called transport_recorded. Each thread has one struct
+ * transport_acks, reused from call to call: a slot per message, OPEN ->
+ * BACK (with the caller) -> RECORDED, under the struct's mutex. A call
+ * ends only when none of its slots is BACK any more, so the thread's next
+ * call (which may reuse a kept-alive connection) never overtakes a
+ * record, and a slot is never reused while a job still points at it.
  */
 #include "transport.h"
 
@@ -41,7 +51,34 @@ struct transport_done {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct transport_job *head, *tail;
+	int hold; /* transport_done_hold: connections wait for the records */
+	int running; /* threads in a call for q that wait for no record */
+	int active;  /* threads in a call for q */
 };
+
+enum ack_state { ACK_OPEN, ACK_BACK, ACK_RECORDED };
+
+struct ack_slot {
+	struct transport_acks *a;
+	enum ack_state state;
+};
+
+struct transport_acks {
+	struct transport *t;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* a slot became RECORDED */
+	struct qlink **ls; /* the call's jobs; NULL once acked */
+	const struct message **ms;
+	struct delivery *ds;
+	struct ack_slot *slots;
+	size_t n;
+	int stop; /* the caller gave an outcome up: send nothing more */
+	struct transport_done *q; /* the call's first job's queue: its running count */
+};
+
+/* how long a collector on a held queue waits, once something came back,
+ * for the threads still at work to come back too: one commit for them all */
+#define LINGER_US 1000
 
 struct qlink {
 	struct transport_job *job;
@@ -211,7 +248,9 @@ int transport_deliver(struct transport *t, const struct message *const *m, size_
 	if (n == 0)
 		return 0;
 	memset(d, 0, n * sizeof(*d));
-	if (t->ops->deliver(t->state, m, n, now, d) < 0) {
+	int rc = t->ops->deliver_acked ? t->ops->deliver_acked(t->state, m, n, now, d, NULL)
+				       : t->ops->deliver(t->state, m, n, now, d);
+	if (rc < 0) {
 		log_error("transport \"%s\": deliver failed", t->conf->name);
 		for (size_t i = 0; i < n; i++)
 			transport_set(&d[i], DELIVERY_DEFER, "internal",
@@ -243,6 +282,11 @@ struct transport_done *transport_done_create(void)
 	return q;
 }
 
+void transport_done_hold(struct transport_done *q)
+{
+	q->hold = 1;
+}
+
 void transport_done_free(struct transport_done *q)
 {
 	if (!q)
@@ -261,8 +305,33 @@ static void done_push(struct transport_done *q, struct transport_job *j)
 	else
 		q->head = j;
 	q->tail = j;
-	pthread_cond_signal(&q->cv);
+	/* a collector waits for the first job, or lingers on running */
+	if (q->head == j || q->running * 2 <= q->active)
+		pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
+}
+
+/* running_add - a thread of q starts or stops working without waiting for
+ * a record; the collector lingers while any does */
+static void running_add(struct transport_done *q, int d, int active)
+{
+	pthread_mutex_lock(&q->mu);
+	q->running += d;
+	q->active += active;
+	if (q->running * 2 <= q->active && q->head)
+		pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static void deadline_after(struct timespec *ts, long us)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += us / 1000000;
+	ts->tv_nsec += (us % 1000000) * 1000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
 }
 
 struct transport_job *transport_collect(struct transport_done *q, int timeout_ms)
@@ -281,10 +350,156 @@ struct transport_job *transport_collect(struct transport_done *q, int timeout_ms
 			if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) != 0)
 				break;
 	}
+	if (q->head && q->hold && q->running * 2 > q->active) {
+		/* group commit: the threads still at work are about to come back
+		 * (or are slow: then not more than LINGER_US) */
+		struct timespec ts;
+		deadline_after(&ts, LINGER_US);
+		while (q->running * 2 > q->active)
+			if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) != 0)
+				break;
+	}
 	struct transport_job *list = q->head;
 	q->head = q->tail = NULL;
 	pthread_mutex_unlock(&q->mu);
 	return list;
+}
+
+/* ---- acks: outcomes one by one, connections held until recorded ---- */
+
+void transport_ack(struct transport_acks *a, size_t i)
+{
+	if (!a)
+		return;
+	if (i >= a->n || a->slots[i].state != ACK_OPEN)
+		log_panic("transport \"%s\": message %zu of %zu acked twice or out of range",
+			  a->t->conf->name, i, a->n);
+	struct qlink *l = a->ls[i];
+	check_delivery(a->t, a->ms[i], &a->ds[i]);
+	l->job->d = a->ds[i];
+	/* the slot is BACK before the job is: the caller may record it at once */
+	pthread_mutex_lock(&a->mu);
+	if (l->q->hold) {
+		a->slots[i].state = ACK_BACK;
+		l->job->ack = &a->slots[i];
+	} else {
+		a->slots[i].state = ACK_RECORDED;
+		l->job->ack = NULL;
+	}
+	pthread_mutex_unlock(&a->mu);
+	a->ls[i] = NULL;
+	done_push(l->q, l->job);
+	free(l);
+}
+
+int transport_ack_wait(struct transport_acks *a, size_t i)
+{
+	if (!a)
+		return 0;
+	assert(i < a->n);
+	pthread_mutex_lock(&a->mu);
+	if (a->slots[i].state == ACK_OPEN)
+		log_panic("transport \"%s\": waited for message %zu, which was not acked",
+			  a->t->conf->name, i);
+	int waited = a->slots[i].state == ACK_BACK;
+	if (waited) {
+		pthread_mutex_unlock(&a->mu);
+		running_add(a->q, -1, 0);
+		pthread_mutex_lock(&a->mu);
+	}
+	while (a->slots[i].state == ACK_BACK)
+		pthread_cond_wait(&a->cv, &a->mu);
+	int stop = a->stop;
+	pthread_mutex_unlock(&a->mu);
+	if (waited)
+		running_add(a->q, 1, 0);
+	return stop ? -1 : 0;
+}
+
+void transport_recorded(struct transport_job *job, int stop)
+{
+	struct ack_slot *slot = job->ack;
+	if (!slot)
+		return;
+	job->ack = NULL;
+	struct transport_acks *a = slot->a;
+	pthread_mutex_lock(&a->mu);
+	slot->state = ACK_RECORDED;
+	if (stop)
+		a->stop = 1;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu); /* a belongs to its thread again from here */
+}
+
+static struct transport_acks *acks_create(struct transport *t)
+{
+	struct transport_acks *a = xcalloc(1, sizeof(*a));
+	a->t = t;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	a->ls = xcalloc(t->batch, sizeof(*a->ls));
+	a->ms = xcalloc(t->batch, sizeof(*a->ms));
+	a->ds = xcalloc(t->batch, sizeof(*a->ds));
+	a->slots = xcalloc(t->batch, sizeof(*a->slots));
+	return a;
+}
+
+static void acks_free(struct transport_acks *a)
+{
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	free(a->ls);
+	free(a->ms);
+	free(a->ds);
+	free(a->slots);
+	free(a);
+}
+
+/* call - one deliver call for the n jobs in a->ls: each job goes back as
+ * soon as the kind acks it (or when the call returns), and the call ends
+ * when every outcome it handed back is recorded */
+static void call(struct transport *t, struct transport_acks *a, size_t n)
+{
+	a->n = n;
+	a->stop = 0;
+	for (size_t i = 0; i < n; i++) {
+		a->ms[i] = a->ls[i]->job->m;
+		a->slots[i] = (struct ack_slot){.a = a, .state = ACK_OPEN};
+	}
+	memset(a->ds, 0, n * sizeof(*a->ds));
+	/* one clock per batch: the jobs of a batch were queued together */
+	int64_t now = a->ls[0]->job->now;
+	a->q = a->ls[0]->q;
+	if (!t->ops->deliver_acked) {
+		transport_deliver(t, a->ms, n, now, a->ds);
+		for (size_t i = 0; i < n; i++) {
+			a->ls[i]->job->d = a->ds[i];
+			a->ls[i]->job->ack = NULL;
+			done_push(a->ls[i]->q, a->ls[i]->job);
+			free(a->ls[i]);
+			a->ls[i] = NULL;
+		}
+		return;
+	}
+	running_add(a->q, 1, 1);
+	int rc = t->ops->deliver_acked(t->state, a->ms, n, now, a->ds, a);
+	if (rc < 0)
+		log_error("transport \"%s\": deliver failed", t->conf->name);
+	for (size_t i = 0; i < n; i++) {
+		if (a->slots[i].state != ACK_OPEN)
+			continue;
+		if (rc < 0)
+			transport_set(&a->ds[i], DELIVERY_DEFER, "internal",
+				      "transport \"%s\" failed internally", t->conf->name);
+		transport_ack(a, i);
+	}
+	running_add(a->q, -1, 0);
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < n; i++)
+		while (a->slots[i].state == ACK_BACK)
+			pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+	running_add(a->q, 0, -1);
 }
 
 /* ---- the transport's threads ---- */
@@ -292,9 +507,7 @@ struct transport_job *transport_collect(struct transport_done *q, int timeout_ms
 static void *deliver_thread(void *arg)
 {
 	struct transport *t = arg;
-	const struct message **ms = xcalloc(t->batch, sizeof(*ms));
-	struct qlink **ls = xcalloc(t->batch, sizeof(*ls));
-	struct delivery *ds = xcalloc(t->batch, sizeof(*ds));
+	struct transport_acks *a = acks_create(t);
 	for (;;) {
 		size_t n = 0;
 		pthread_mutex_lock(&t->mu);
@@ -306,7 +519,7 @@ static void *deliver_thread(void *arg)
 		}
 		struct qlink *l = t->queue;
 		while (l && n < t->batch) {
-			ls[n++] = l;
+			a->ls[n++] = l;
 			l = l->next;
 		}
 		t->queue = l;
@@ -315,19 +528,9 @@ static void *deliver_thread(void *arg)
 		if (l)
 			pthread_cond_signal(&t->cv); /* more for another thread */
 		pthread_mutex_unlock(&t->mu);
-		for (size_t i = 0; i < n; i++)
-			ms[i] = ls[i]->job->m;
-		/* one clock per batch: the jobs of a batch were queued together */
-		transport_deliver(t, ms, n, ls[0]->job->now, ds);
-		for (size_t i = 0; i < n; i++) {
-			ls[i]->job->d = ds[i];
-			done_push(ls[i]->q, ls[i]->job);
-			free(ls[i]);
-		}
+		call(t, a, n);
 	}
-	free(ms);
-	free(ls);
-	free(ds);
+	acks_free(a);
 	return NULL;
 }
 
@@ -336,6 +539,7 @@ void transport_submit(struct transport *t, struct transport_job *job, struct tra
 	assert(t && job && job->m && q);
 	if (t->nthreads == 0) {
 		transport_deliver(t, &job->m, 1, job->now, &job->d);
+		job->ack = NULL;
 		done_push(q, job);
 		return;
 	}

@@ -9,7 +9,11 @@
  * are taken as they are and refused if they hold CR or LF. A deliver call
  * takes a batch (4 x concurrency) and runs it through one http_client,
  * which keeps connections alive between calls; the kind asks for one
- * thread, so the client is never shared.
+ * thread, so the client is never shared. The batch goes out in waves of
+ * `concurrency` requests (one per connection); each wave's outcomes go
+ * back to the worker as it ends (deliver_acked), and the next wave waits
+ * until they are recorded, so a crash repeats at most one request per
+ * connection.
  *
  * Outcome: http_classify (2xx OK; 408/425/429/5xx, timeouts and connection
  * errors DEFER with Retry-After; other 4xx/3xx FAIL), then for a 2xx the
@@ -671,7 +675,7 @@ static void judge(struct http_transport *h, const struct pending *p, const struc
 }
 
 static int http_deliver(void *state, const struct message *const *m, size_t n, int64_t now,
-			struct delivery *d)
+			struct delivery *d, struct transport_acks *a)
 {
 	(void)now;
 	struct http_transport *h = state;
@@ -687,17 +691,33 @@ static int http_deliver(void *state, const struct message *const *m, size_t n, i
 		p->idx = i;
 		if (prepare(h, m[i], p, &d[i]) < 0) {
 			pending_release(p);
+			transport_ack(a, i); /* never sent: nothing to wait for */
 			continue;
 		}
 		req[k] = (struct http_request){h->method, p->url,  p->hdrs,
 					       p->nhdrs,  p->body, p->body_len};
 		k++;
 	}
-	pthread_mutex_lock(&h->mu);
-	http_client_run(h->client, req, k, res);
-	pthread_mutex_unlock(&h->mu);
-	for (size_t j = 0; j < k; j++) {
-		judge(h, &ps[j], &res[j], &d[ps[j].idx]);
+	size_t wave = (size_t)h->concurrency, j = 0;
+	int stop = 0;
+	for (size_t w0 = 0; w0 < k && !stop; w0 += wave) {
+		size_t cnt = k - w0 < wave ? k - w0 : wave;
+		pthread_mutex_lock(&h->mu);
+		http_client_run(h->client, req + w0, cnt, res + w0);
+		pthread_mutex_unlock(&h->mu);
+		for (j = w0; j < w0 + cnt; j++) {
+			judge(h, &ps[j], &res[j], &d[ps[j].idx]);
+			transport_ack(a, ps[j].idx);
+		}
+		/* the next wave reuses these connections: not before the records */
+		for (j = w0; j < w0 + cnt; j++)
+			if (transport_ack_wait(a, ps[j].idx) < 0)
+				stop = 1;
+	}
+	for (; j < k; j++)
+		transport_set(&d[ps[j].idx], DELIVERY_DEFER, "stopped",
+			      "not sent: the worker stopped recording outcomes");
+	for (j = 0; j < k; j++) {
 		http_response_release(&res[j]);
 		pending_release(&ps[j]);
 	}
@@ -713,7 +733,7 @@ const struct transport_ops transport_http = {
     .kind = "http",
     .keys = http_keys,
     .create = http_create,
-    .deliver = http_deliver,
+    .deliver_acked = http_deliver,
     .threads = http_threads,
     .batch = http_batch,
     .free = http_free,

@@ -14,6 +14,17 @@
  * before the break keeps its OK. Nothing is retried inside a call, so a
  * message goes to the server at most once per attempt.
  *
+ * Each message's outcome goes back to the worker the moment the server
+ * answers its data (deliver_acked: libesmtp's SMTP_EV_MESSAGESENT event,
+ * libcurl's return from each transfer), and the session starts no other
+ * message before the worker has recorded it (with libesmtp it waits in
+ * the event callback, inside libesmtp's protocol loop): a crash then
+ * repeats at most the one message per session whose record was not yet
+ * committed. The next envelope is not sent early on purpose: a server
+ * (smtp-sink -d among them) may keep the data of a transaction whose
+ * final dot never came, and no server should see a message we might
+ * not have recorded the previous one before.
+ *
  * Options: host (required), port (587 for starttls, 25 for none, 465 for
  * implicit), tls (starttls | none | implicit; default starttls, which
  * never falls back to clear text), username_env and password_env (both or
@@ -411,6 +422,8 @@ struct item {
 	struct buf bytes; /* DKIM-Signature + mime_build */
 	char *rpath;	  /* envelope sender */
 	int done;	  /* d filled */
+	int acked;	  /* d handed back (transport_ack): touch neither m nor d */
+	size_t idx;	  /* its index in the call */
 	size_t pos;	  /* read position (libcurl) */
 	int given;	  /* handed to libesmtp */
 	struct lsess *ls; /* libesmtp */
@@ -462,6 +475,15 @@ static int prepare(struct smtp *s, struct item *it, int64_t now)
 		return -1;
 	}
 	return 0;
+}
+
+/* item_ack - hand a filled item's outcome back to the worker */
+static void item_ack(struct transport_acks *a, struct item *it)
+{
+	if (it->acked)
+		return;
+	it->acked = 1;
+	transport_ack(a, it->idx);
 }
 
 /* defer_rest - DEFER every item not yet filled */
@@ -574,6 +596,8 @@ struct lsess {
 	int in_auth;		/* an AUTH exchange is under way */
 	int authed;		/* 235 */
 	int refused;		/* the message callback refused to give a message */
+	int stopping;		/* the worker gave an outcome up: send no more */
+	struct transport_acks *a;
 	struct reply auth_fail; /* the server's no to AUTH */
 	struct reply last;	/* the last final reply line read */
 	char tls_why[TEXT_MAX];
@@ -627,6 +651,8 @@ static void monitor_cb(const char *buf, int len, int writing, void *arg)
 	}
 }
 
+static void message_sent(struct lsess *ls, struct item *it);
+
 static void event_cb(smtp_session_t session, int event, void *arg, ...)
 {
 	struct lsess *ls = arg;
@@ -678,9 +704,16 @@ static void event_cb(smtp_session_t session, int event, void *arg, ...)
 		break;
 	}
 	case SMTP_EV_MESSAGEDATA:
-	case SMTP_EV_MESSAGESENT:
 		ls->last_io = mono_ms();
 		break;
+	case SMTP_EV_MESSAGESENT: {
+		ls->last_io = mono_ms();
+		smtp_message_t em = va_arg(ap, smtp_message_t);
+		struct item *it = em ? smtp_message_get_application_data(em) : NULL;
+		if (it)
+			message_sent(ls, it);
+		break;
+	}
 	default:
 		break;
 	}
@@ -704,7 +737,8 @@ static int auth_interact(auth_client_request_t req, char **result, int fields, v
 }
 
 /* message_cb - hands libesmtp one message's bytes, once, and only when
- * the session is what the configuration asks for */
+ * the session is what the configuration asks for and the worker still
+ * records what it sends */
 static const char *message_cb(void **ctx, int *len, void *arg)
 {
 	struct item *it = arg;
@@ -714,8 +748,9 @@ static const char *message_cb(void **ctx, int *len, void *arg)
 		it->given = 0;
 		return NULL;
 	}
-	if ((ls->s->user && !ls->authed) || (ls->s->tls == TLS_STARTTLS && !ls->tls_ok)) {
-		ls->refused = 1;
+	if ((ls->s->user && !ls->authed) || (ls->s->tls == TLS_STARTTLS && !ls->tls_ok) ||
+	    ls->stopping) {
+		ls->refused = !ls->stopping;
 		errno = EACCES; /* libesmtp drops the connection mid-DATA */
 		*len = 0;
 		return NULL;
@@ -849,11 +884,28 @@ static void esmtp_outcome(struct item *it, const char *pcode, const char *proble
 	it->done = 1;
 }
 
-static void esmtp_session(struct smtp *s, struct item *it, size_t n)
+/* message_sent - the server answered the message's data: its outcome goes
+ * back now, and the session (this callback, inside libesmtp's protocol
+ * loop) waits until the worker recorded it before the next MAIL FROM */
+static void message_sent(struct lsess *ls, struct item *it)
+{
+	struct reply r;
+	status_reply(smtp_message_transfer_status(it->em), &r);
+	int c = r.code / 100;
+	if (it->done || !(c == 2 || c == 4 || c == 5))
+		return; /* no usable reply: judged when the session ends */
+	esmtp_outcome(it, NULL, NULL, "protocol", "no reply");
+	item_ack(ls->a, it);
+	if (transport_ack_wait(ls->a, it->idx) < 0)
+		ls->stopping = 1; /* message_cb hands over nothing more */
+}
+
+static void esmtp_session(struct smtp *s, struct item *it, size_t n, struct transport_acks *a)
 {
 	struct lsess ls;
 	memset(&ls, 0, sizeof(ls));
 	ls.s = s;
+	ls.a = a;
 	smtp_session_t ss = smtp_create_session();
 	if (!ss) {
 		defer_rest(it, n, "internal", "cannot create an SMTP session");
@@ -884,6 +936,8 @@ static void esmtp_session(struct smtp *s, struct item *it, size_t n)
 		it[i].em = smtp_add_message(ss);
 		ok = it[i].em && smtp_set_reverse_path(it[i].em, it[i].rpath) &&
 		     smtp_set_messagecb(it[i].em, message_cb, &it[i]);
+		if (ok)
+			smtp_message_set_application_data_release(it[i].em, &it[i], NULL);
 		if (ok) {
 			it[i].er = smtp_add_recipient(it[i].em, it[i].m->to);
 			ok = it[i].er != NULL;
@@ -927,6 +981,8 @@ static void esmtp_session(struct smtp *s, struct item *it, size_t n)
 	char pcode[32] = "", pwhy[TEXT_MAX + 64] = "", ecode[32] = "", ewhy[2 * TEXT_MAX + 64] = "";
 	const char *problem = session_problem(&ls, pcode, sizeof(pcode), pwhy, sizeof(pwhy));
 	esmtp_error(&ls, serr, started, ecode, sizeof(ecode), ewhy, sizeof(ewhy));
+	if (ls.stopping)
+		defer_rest(it, n, "stopped", "not sent: the worker stopped recording outcomes");
 	for (size_t i = 0; i < n; i++)
 		if (!it[i].done)
 			esmtp_outcome(&it[i], pcode, problem, ecode, ewhy);
@@ -1020,7 +1076,7 @@ static size_t read_cb(char *dst, size_t size, size_t nmemb, void *arg)
 	return k;
 }
 
-static void curl_session(struct smtp *s, struct item *it, size_t n)
+static void curl_session(struct smtp *s, struct item *it, size_t n, struct transport_acks *a)
 {
 	CURL *c = curl_easy_init();
 	if (!c) {
@@ -1080,18 +1136,22 @@ static void curl_session(struct smtp *s, struct item *it, size_t n)
 		free(from);
 		if (cs.ph == PH_CONNECT && cs.have)
 			cs.ph = PH_GREETING;
-		if (rc == CURLE_OK) {
-			if (cs.have && cs.last.code / 100 == 2)
+		if (rc == CURLE_OK || (cs.have_bad && (cs.bad_ph == PH_MAIL || cs.bad_ph == PH_RCPT ||
+							cs.bad_ph == PH_DATA || cs.bad_ph == PH_END))) {
+			if (rc != CURLE_OK)
+				classify(it[i].d, cs.bad_ph, &cs.bad);
+			else if (cs.have && cs.last.code / 100 == 2)
 				classify(it[i].d, PH_END, &cs.last);
 			else
 				transport_set(it[i].d, DELIVERY_OK, "250", "accepted");
 			it[i].done = 1;
-			continue;
-		}
-		if (cs.have_bad && (cs.bad_ph == PH_MAIL || cs.bad_ph == PH_RCPT ||
-				    cs.bad_ph == PH_DATA || cs.bad_ph == PH_END)) {
-			classify(it[i].d, cs.bad_ph, &cs.bad);
-			it[i].done = 1;
+			/* the connection carries nothing more until this is recorded */
+			item_ack(a, &it[i]);
+			if (transport_ack_wait(a, i) < 0) {
+				defer_rest(it, n, "stopped",
+					   "not sent: the worker stopped recording outcomes");
+				break;
+			}
 			continue;
 		}
 		/* the session itself failed: this and every later message defer */
@@ -1141,7 +1201,7 @@ static void curl_session(struct smtp *s, struct item *it, size_t n)
 /* ---- the ops ---- */
 
 static int smtp_deliver(void *state, const struct message *const *m, size_t n, int64_t now,
-			struct delivery *d)
+			struct delivery *d, struct transport_acks *a)
 {
 	struct smtp *s = state;
 	struct item *it = xcalloc(n, sizeof(*it));
@@ -1149,20 +1209,24 @@ static int smtp_deliver(void *state, const struct message *const *m, size_t n, i
 	for (size_t i = 0; i < n; i++) {
 		it[i].m = m[i];
 		it[i].d = &d[i];
-		if (prepare(s, &it[i], now) < 0)
+		it[i].idx = i;
+		if (prepare(s, &it[i], now) < 0) {
 			it[i].done = 1;
-		else
+			item_ack(a, &it[i]); /* never sent: nothing to wait for */
+		} else {
 			live++;
+		}
 	}
 	if (live > 0) {
 		if (s->tls == TLS_IMPLICIT)
-			curl_session(s, it, n);
+			curl_session(s, it, n, a);
 		else
-			esmtp_session(s, it, n);
+			esmtp_session(s, it, n, a);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!it[i].done) /* cannot happen: every path fills each item */
 			transport_set(&d[i], DELIVERY_DEFER, "internal", "no outcome recorded");
+		item_ack(a, &it[i]);
 		buf_release(&it[i].bytes);
 		free(it[i].rpath);
 	}
@@ -1502,7 +1566,7 @@ const struct transport_ops transport_smtp = {
     .kind = "smtp",
     .keys = smtp_keys,
     .create = smtp_create,
-    .deliver = smtp_deliver,
+    .deliver_acked = smtp_deliver,
     .threads = smtp_threads,
     .batch = smtp_batch,
     .free = smtp_free,

@@ -7,7 +7,9 @@
  * the address: telegram's chat id, or for the other flavors the
  * contact's own webhook url. deliver() builds the batch's requests
  * (webhook.h: the payload each service documents, its signature) and
- * runs them at once through the shared HTTP engine (http_client.h), then
+ * runs them through the shared HTTP engine (http_client.h) in waves of
+ * `concurrency`, one request per connection, each wave's outcomes handed
+ * back and recorded before the next (transport.h: deliver_acked), then
  * reads each answer the way its service documents (webhook_classify).
  * The `now` given to deliver is the clock of every signature, so a run
  * with --now signs the same bytes each time.
@@ -1141,8 +1143,30 @@ static void scrub_all(char *s, size_t cap, const struct needles *nd)
 	scrub_url(s, cap, nd->url2);
 }
 
+/* judge - the outcome of request j (message i), scrubbed of the secrets */
+static void judge(struct webhook *w, struct webhook_request *wr, struct http_response *r,
+		  struct delivery *d)
+{
+	struct needles nd = {w->secret, w->token, wr->url, w->url};
+	/* a server may echo the request: scrub its words before they
+	 * are cut short into a reason, then the reason itself */
+	if (r->body) {
+		scrub_all(r->body, r->body_len + 1, &nd);
+		r->body_len = strlen(r->body);
+	}
+	scrub_all(r->error, sizeof(r->error), &nd);
+	webhook_classify(w->flavor, w->personal, r, d);
+	scrub_all(d->reason, sizeof(d->reason), &nd);
+	scrub_all(d->code, sizeof(d->code), &nd);
+	scrub_all(d->provider_id, sizeof(d->provider_id), &nd);
+	http_response_release(r);
+}
+
+/* deliver - the batch's requests go out in waves of `concurrency` (one per
+ * connection); each wave's outcomes go back as it ends, and the next wave
+ * waits until they are recorded (transport.h: deliver_acked) */
 static int webhook_deliver(void *state, const struct message *const *m, size_t n, int64_t now,
-			   struct delivery *d)
+			   struct delivery *d, struct transport_acks *a)
 {
 	struct webhook *w = state;
 	struct webhook_request *wr = xcalloc(n, sizeof(*wr));
@@ -1201,24 +1225,28 @@ static int webhook_deliver(void *state, const struct message *const *m, size_t n
 		};
 		idx[k++] = i;
 	}
-	if (k)
-		http_client_run(w->http, req, k, resp);
-	for (size_t j = 0; j < k; j++) {
-		size_t i = idx[j];
-		struct needles nd = {w->secret, w->token, wr[i].url, w->url};
-		/* a server may echo the request: scrub its words before they
-		 * are cut short into a reason, then the reason itself */
-		if (resp[j].body) {
-			scrub_all(resp[j].body, resp[j].body_len + 1, &nd);
-			resp[j].body_len = strlen(resp[j].body);
-		}
-		scrub_all(resp[j].error, sizeof(resp[j].error), &nd);
-		webhook_classify(w->flavor, w->personal, &resp[j], &d[i]);
-		scrub_all(d[i].reason, sizeof(d[i].reason), &nd);
-		scrub_all(d[i].code, sizeof(d[i].code), &nd);
-		scrub_all(d[i].provider_id, sizeof(d[i].provider_id), &nd);
-		http_response_release(&resp[j]);
+	for (size_t i = 0, j = 0; i < n; i++) {
+		if (j < k && idx[j] == i)
+			j++;
+		else
+			transport_ack(a, i); /* not sent: nothing to wait for */
 	}
+	size_t wave = (size_t)w->concurrency, j = 0;
+	int stop = 0;
+	for (size_t w0 = 0; w0 < k && !stop; w0 += wave) {
+		size_t cnt = k - w0 < wave ? k - w0 : wave;
+		http_client_run(w->http, req + w0, cnt, resp + w0);
+		for (j = w0; j < w0 + cnt; j++) {
+			judge(w, &wr[idx[j]], &resp[j], &d[idx[j]]);
+			transport_ack(a, idx[j]);
+		}
+		for (j = w0; j < w0 + cnt; j++)
+			if (transport_ack_wait(a, idx[j]) < 0)
+				stop = 1;
+	}
+	for (; j < k; j++)
+		transport_set(&d[idx[j]], DELIVERY_DEFER, "stopped",
+			      "not sent: the worker stopped recording outcomes");
 	for (size_t i = 0; i < n; i++)
 		webhook_request_release(&wr[i]);
 	free(wr);
@@ -1247,7 +1275,7 @@ const struct transport_ops transport_webhook = {
     .kind = "webhook",
     .keys = webhook_keys,
     .create = webhook_create,
-    .deliver = webhook_deliver,
+    .deliver_acked = webhook_deliver,
     .threads = webhook_threads,
     .batch = webhook_batch,
     .free = webhook_free,

@@ -190,6 +190,7 @@ static void job_flight_release(struct job *j)
 
 static void job_free(struct job *j)
 {
+	transport_recorded(&j->tj, 0); /* its connection waits no more */
 	job_flight_release(j);
 	if (j->ctx)
 		json_decref(j->ctx);
@@ -713,7 +714,9 @@ static int complete(struct worker *w, struct job *j, int64_t now, struct err *e)
 		return job_finish(w, j, &u, now, counter, e);
 	}
 	/* permanent for this channel: record, suppress a bad address, and
-	 * fall through to the next channel */
+	 * fall through to the next channel. It was not delivered, so its
+	 * connection need not wait for the commit. */
+	transport_recorded(&j->tj, 0);
 	reason_add(j, "%s: %s %s", tc->name, d->code, d->reason);
 	if (store_attempt_add(w->s, j->row.id, now, tc->name, "fail", d->code, d->reason, e) < 0)
 		goto fail;
@@ -904,6 +907,7 @@ static int drain(struct worker *w, struct err *e)
 			  nunrecorded(w), e->msg);
 		while (w->unrecorded) {
 			struct transport_job *next = w->unrecorded->next;
+			transport_recorded(w->unrecorded, 1); /* and send no more */
 			job_free(w->unrecorded->cookie);
 			w->inflight--;
 			w->unrecorded = next;
@@ -996,6 +1000,15 @@ static int pass(struct worker *w, int64_t now, int *busy, struct err *e)
 		/* wait when there is nothing more to claim or no room for it */
 		int wait = n < (size_t)room || w->inflight >= w->window ? 200 : 0;
 		rc = collect(w, wait, &got, e);
+		/* the connections wait for these records (transport_recorded):
+		 * while there is no room for half a claim, record what comes back
+		 * rather than run the pass's scheduling and claim in between */
+		int more = got;
+		while (rc == 0 && more > 0 && !stopping(w) && w->inflight > 0 &&
+		       w->window - w->inflight < w->o->batch / 2) {
+			rc = collect(w, 200, &more, e);
+			got += more;
+		}
 	}
 	log_pass(&st, &before, w->t, n);
 	*busy = n > 0 || got > 0 || w->inflight > 0 || st.events > 0 || st.evaluated > 0;
@@ -1056,6 +1069,7 @@ int worker_run(struct store *s, const struct config *cfg, const struct worker_op
 	if (w.window > WINDOW_MAX)
 		w.window = WINDOW_MAX;
 	w.done = transport_done_create();
+	transport_done_hold(w.done); /* one message per connection unrecorded */
 	w.r = renderer_create(cfg->templates);
 	if (store_worker_register(s, w.owner, w.host, (int)getpid(), clock_now(&w), e) < 0) {
 		rc = -1;
