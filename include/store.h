@@ -13,7 +13,7 @@
 #include "contact.h"
 #include "err.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store;
 
@@ -253,6 +253,18 @@ struct send_update {
  * 0 done, 1 the send is no longer ours (lease lost): nothing changed */
 int store_send_update(struct store *s, int64_t id, const char *owner, const struct send_update *u,
 		      int64_t now, struct err *e);
+/* store_ack_add - the server accepted send id: keep u (a "sent" update)
+ * in the acks table at once, in a small write, so that if the worker dies
+ * before store_send_update records it, the claim is finished as sent from
+ * it (store_acks_recover) rather than released and sent again. Adding it
+ * twice keeps the first. store_send_update drops it. */
+int store_ack_add(struct store *s, int64_t id, const char *owner, const struct send_update *u,
+		  int64_t now, struct err *e);
+/* store_acks_recover - finish as sent (with an "ok" attempt and a history
+ * line saying so) every send still `sending` that has an ack, and whose
+ * worker is gone: owner's (a dead worker's), or, with owner NULL, any
+ * whose lease ran out by now; *n how many. In the caller's transaction. */
+int store_acks_recover(struct store *s, const char *owner, int64_t now, int *n, struct err *e);
 /* store_attempt_add - record one delivery attempt without changing the send
  * (a permanent failure that falls through to the next channel) */
 int store_attempt_add(struct store *s, int64_t id, int64_t now, const char *transport,

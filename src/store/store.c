@@ -1239,7 +1239,11 @@ int store_claim(struct store *s, const char *owner, int64_t now, int64_t lease, 
 	*n = 0;
 	if (own_tx && store_begin(s, e) < 0)
 		return -1;
-	/* expired leases first: they are the oldest work */
+	/* expired leases first: they are the oldest work; those a server
+	 * accepted before their worker went are finished, not sent again */
+	int acked;
+	if (store_acks_recover(s, NULL, now, &acked, e) < 0)
+		goto fail;
 	struct store_stmt *st = prep(s, FOR_UPDATE(s,
 		"SELECT " CLAIM_COLS "FROM sends s WHERE s.state = 'sending' AND s.lease_until <= ? "
 		"ORDER BY s.lease_until LIMIT ?"), e);
@@ -1359,6 +1363,14 @@ int store_send_update(struct store *s, int64_t id, const char *owner, const stru
 		goto fail;
 	if (store_log_state(s, id, now, u->state, u->reason, e) < 0)
 		goto fail;
+	if (u->attempt_status && strcmp(u->attempt_status, "ok") == 0) {
+		/* recorded: its acknowledgment (store_ack_add) is not needed */
+		if (!(st = prep(s, "DELETE FROM acks WHERE send_id = ?", e)))
+			goto fail;
+		bint(s, st, 1, id);
+		if (run(s, st, e) < 0)
+			goto fail;
+	}
 	if (own_tx && store_commit(s, e) < 0)
 		return -1;
 	return 0;
@@ -1563,6 +1575,7 @@ fail:
 static const char *const snapshot_tables[] = {
 	"contacts", "subscriptions", "events", "contact_segments", "enrollments", "sends",
 	"send_log", "attempts", "suppressions", "workers", "rate_buckets", "links", "inbound",
+	"acks",
 };
 
 /* insert_sql - "INSERT INTO t VALUES (?, ...)" for table i with n columns:
@@ -1738,7 +1751,10 @@ int store_workers_reap(struct store *s, const char *host, int (*alive)(int pid),
 			 (long long)pids[i]);
 		int64_t *sids = NULL;
 		size_t ns = 0, scap = 0;
-		st = prep(s, "SELECT id FROM sends WHERE owner = ? AND state = 'sending'", e);
+		int acked = 0;
+		/* what a server accepted is finished as sent, the rest released */
+		rc = store_acks_recover(s, ids[i], now, &acked, e);
+		st = rc < 0 ? NULL : prep(s, "SELECT id FROM sends WHERE owner = ? AND state = 'sending'", e);
 		rc = st ? 0 : -1;
 		if (rc == 0) {
 			btxt(s, st, 1, ids[i]);

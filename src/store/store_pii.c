@@ -638,6 +638,7 @@ int store_contact_forget(struct store *s, const char *id, int64_t now, int *foun
 {
 	static const char *const erase[] = {
 		"DELETE FROM links WHERE send_id IN (SELECT id FROM sends WHERE contact_id = ?)",
+		"DELETE FROM acks WHERE send_id IN (SELECT id FROM sends WHERE contact_id = ?)",
 		"DELETE FROM send_log WHERE send_id IN (SELECT id FROM sends WHERE contact_id = ?)",
 		"DELETE FROM attempts WHERE send_id IN (SELECT id FROM sends WHERE contact_id = ?)",
 		"DELETE FROM inbound WHERE contact_id = ? OR send_id IN "

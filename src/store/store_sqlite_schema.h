@@ -89,6 +89,13 @@ static const char *const sqlite_migrations[] = {
 	"ALTER TABLE contacts ADD COLUMN phone_h TEXT;\n"
 	"CREATE INDEX contacts_email_h ON contacts(email_h) WHERE email_h IS NOT NULL;\n"
 	"CREATE INDEX contacts_phone_h ON contacts(phone_h) WHERE phone_h IS NOT NULL;\n",
+	/* version 6: what a server accepted, recorded at once (one small row)
+	 * before the full record of the send: a claim released after a crash
+	 * finishes as sent from it instead of going out again */
+	"CREATE TABLE acks (\n"
+	"  send_id INTEGER PRIMARY KEY, owner TEXT NOT NULL, at INTEGER NOT NULL,\n"
+	"  channel TEXT, transport TEXT, address TEXT, message_id TEXT, provider_id TEXT,\n"
+	"  segments INTEGER, reason TEXT, code TEXT, attempt_reason TEXT);\n",
 	NULL,
 };
 

@@ -58,6 +58,10 @@ struct worker {
 	struct job **ready_tail;
 	struct job *finished;       /* recorded in the open transaction, freed at commit */
 	struct transport_job *unrecorded; /* came back, not yet recorded (store down) */
+	struct transport_job *acked;      /* came back and acknowledged (store_ack_add), */
+	struct transport_job **acked_tail; /* their full record to come */
+	int nacked;
+	int64_t acked_since;              /* ms: when the oldest of them came back */
 	int window;                 /* the most sends in flight at once */
 	int draining;
 	int64_t *giveback;          /* claims not on the wire whose release failed */
@@ -659,6 +663,36 @@ static int start(struct worker *w, struct send_row *row, struct prefetch *p, siz
 	return advance(w, j, now, e) < 0 ? -1 : 0;
 }
 
+/* mask_reason - a sealed store keeps no address in clear, also not in
+ * the server's words: the recipient in the job's reason becomes
+ * "[address]" (pii.h); more than once changes nothing */
+static void mask_reason(struct worker *w, struct job *j)
+{
+	if (!store_pii_sealed(w->s) || !j->addr || !j->tj.d.reason[0])
+		return;
+	char *m = pii_mask(j->tj.d.reason, j->addr);
+	snprintf(j->tj.d.reason, sizeof(j->tj.d.reason), "%s", m);
+	free(m);
+}
+
+/* sent_update - the record of a job the server accepted, into u (its
+ * reason in why, n bytes) */
+static void sent_update(struct worker *w, struct job *j, char *why, size_t n,
+			struct send_update *u)
+{
+	const struct transport_conf *tc = j->tc;
+	const struct delivery *d = &j->tj.d;
+	const char *ch = channel_name(tc->channel);
+	mask_reason(w, j);
+	snprintf(why, n, "%s via %s: %s", j->key && !store_pii_sealed(w->s) ? j->key : ch,
+		 tc->name, d->reason[0] ? d->reason : "accepted");
+	*u = (struct send_update){.state = "sent", .reason = why, .channel = ch,
+				  .transport = tc->name, .address = j->key, .message_id = j->msgid,
+				  .provider_id = d->provider_id[0] ? d->provider_id : NULL,
+				  .segments = j->segments, .attempt_status = "ok",
+				  .attempt_code = d->code, .attempt_reason = d->reason};
+}
+
 /* complete - a job came back from its transport: record the outcome */
 static int complete(struct worker *w, struct job *j, int64_t now, struct err *e)
 {
@@ -667,26 +701,12 @@ static int complete(struct worker *w, struct job *j, int64_t now, struct err *e)
 	const char *ch = channel_name(tc->channel);
 	char why[1024];
 	struct send_update u;
-	int sealed = store_pii_sealed(w->s);
 	w->inflight--;
-	if (sealed && j->addr && j->tj.d.reason[0]) {
-		/* a sealed store keeps no address in clear, also not in the
-		 * server's words */
-		char *m = pii_mask(j->tj.d.reason, j->addr);
-		snprintf(j->tj.d.reason, sizeof(j->tj.d.reason), "%s", m);
-		free(m);
-	}
 	if (d->status == DELIVERY_OK) {
-		snprintf(why, sizeof(why), "%s via %s: %s", j->key && !sealed ? j->key : ch, tc->name,
-			 d->reason[0] ? d->reason : "accepted");
-		u = (struct send_update){.state = "sent", .reason = why, .channel = ch,
-					 .transport = tc->name, .address = j->key,
-					 .message_id = j->msgid,
-					 .provider_id = d->provider_id[0] ? d->provider_id : NULL,
-					 .segments = j->segments, .attempt_status = "ok",
-					 .attempt_code = d->code, .attempt_reason = d->reason};
+		sent_update(w, j, why, sizeof(why), &u);
 		return job_finish(w, j, &u, now, &w->t->sent, e);
 	}
+	mask_reason(w, j);
 	if (d->status == DELIVERY_DEFER) {
 		int attempts = j->row.attempts + 1;
 		int64_t *counter = &w->t->deferred;
@@ -824,10 +844,54 @@ static int settle(struct worker *w, int rc, struct err *e)
 	return -1;
 }
 
-/* collect - record the jobs that came back, waiting up to timeout_ms,
- * and those the store could not take before */
+static int stopping(const struct worker *w)
+{
+	return w->o->stop && *w->o->stop;
+}
+
+/* acknowledge - one small transaction with an ack row (store_ack_add)
+ * for each job of list a server accepted; then their connections may go
+ * on (transport_recorded): a crash from here on finishes them as sent */
+static int acknowledge(struct worker *w, struct transport_job *list, struct err *e)
+{
+	int any = 0, rc = 0;
+	int64_t now = w->o->now ? w->o->now : clock_now(w);
+	for (struct transport_job *t = list; t && rc == 0; t = t->next) {
+		struct job *j = t->cookie;
+		if (j->tj.d.status != DELIVERY_OK)
+			continue;
+		if (!any && (rc = store_begin(w->s, e)) < 0)
+			break;
+		any = 1;
+		char why[1024];
+		struct send_update u;
+		sent_update(w, j, why, sizeof(why), &u);
+		rc = store_ack_add(w->s, j->row.id, w->owner, &u, now, e);
+	}
+	if (any && rc == 0)
+		rc = store_commit(w->s, e);
+	if (rc < 0) {
+		store_rollback(w->s);
+		return -1;
+	}
+	for (struct transport_job *t = list; t; t = t->next)
+		transport_recorded(t, 0);
+	return 0;
+}
+
+/* collect - take the jobs that came back (waiting up to timeout_ms) and
+ * acknowledge them, then record them, with those acknowledged before and
+ * those the store could not take, in one transaction once ACK_BATCH are
+ * waiting, the oldest waited ACK_LINGER_MS, or nothing else is out */
+#define ACK_BATCH 200
+#define ACK_LINGER_MS 50
 static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
 {
+	if (w->acked) {
+		int64_t left = w->acked_since + ACK_LINGER_MS - time_now_ms();
+		if (left < timeout_ms)
+			timeout_ms = left < 0 ? 0 : (int)left;
+	}
 	struct transport_job *list = transport_collect(w->done, w->unrecorded ? 0 : timeout_ms);
 	int rc = 0;
 	*got = 0;
@@ -839,8 +903,36 @@ static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
 		list = w->unrecorded;
 		w->unrecorded = NULL;
 	}
-	if (!list)
+	if (list && acknowledge(w, list, e) < 0) {
+		/* the store is away: keep them all, their connections held */
+		while (list) {
+			struct transport_job *next = list->next;
+			(*got)++;
+			unrecorded(w, list->cookie);
+			list = next;
+		}
+		return -1;
+	}
+	if (list && !w->acked)
+		w->acked_since = time_now_ms();
+	while (list) {
+		struct transport_job *next = list->next;
+		list->next = NULL;
+		*w->acked_tail = list;
+		w->acked_tail = &list->next;
+		w->nacked++;
+		(*got)++;
+		list = next;
+	}
+	if (!w->acked)
 		return 0;
+	if (w->nacked < ACK_BATCH && time_now_ms() - w->acked_since < ACK_LINGER_MS &&
+	    w->inflight > w->nacked && !w->draining && !stopping(w))
+		return 0;
+	list = w->acked;
+	w->acked = NULL;
+	w->acked_tail = &w->acked;
+	w->nacked = 0;
 	/* one transaction for all that came back: a commit per send would
 	 * cap the worker at the disk's commit rate */
 	if (store_begin(w->s, e) < 0)
@@ -848,7 +940,6 @@ static int collect(struct worker *w, int timeout_ms, int *got, struct err *e)
 	while (list) {
 		struct transport_job *next = list->next;
 		struct job *j = list->cookie;
-		(*got)++;
 		/* a permanent failure moves on to the next channel: not kept */
 		j->back = j->tj.d.status != DELIVERY_FAIL;
 		if (rc == 0)
@@ -933,11 +1024,6 @@ static void log_pass(const struct sched_stats *st, const struct worker_totals *b
 		 (long long)(t->cancelled - before->cancelled), (long long)(t->held - before->held),
 		 st->events, st->evaluated,
 		 st->scheduled);
-}
-
-static int stopping(const struct worker *w)
-{
-	return w->o->stop && *w->o->stop;
 }
 
 /* pass - one round of scheduling, a claim that fills the window of sends
@@ -1068,6 +1154,7 @@ int worker_run(struct store *s, const struct config *cfg, const struct worker_op
 	}
 	if (w.window > WINDOW_MAX)
 		w.window = WINDOW_MAX;
+	w.acked_tail = &w.acked;
 	w.done = transport_done_create();
 	transport_done_hold(w.done); /* one message per connection unrecorded */
 	w.r = renderer_create(cfg->templates);
