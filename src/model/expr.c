@@ -785,7 +785,11 @@ static int64_t flip_at(enum tok op, const struct val *days, double c)
 	}
 	if (!(k < 1e13)) /* also NaN; 1e13 days is past any real horizon */
 		return TIME_NEVER;
-	return days->base + (int64_t)k * DAY;
+	/* past the times expressions take (TIME_LIMIT) nothing is evaluated
+	 * again: never, rather than an instant no evaluation can reach
+	 * (found by fuzz_expr) */
+	int64_t at = days->base + (int64_t)k * DAY;
+	return at > TIME_LIMIT ? TIME_NEVER : at;
 }
 
 static void eval_attr(const struct node *n, const struct ctx *c, struct val *v)
