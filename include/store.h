@@ -45,6 +45,9 @@ int store_pii_attach(struct store *s, struct pii_keys *keys, int mode, struct er
 int store_pii_setup(struct store *s, int encrypt, const char *key_env, int mode, struct err *e);
 /* store_pii_sealed - 1 when values are sealed (keys attached) */
 int store_pii_sealed(struct store *s);
+/* store_pii_key_id - the id of the key values are sealed under now, or
+ * NULL (borrowed) */
+const char *store_pii_key_id(struct store *s);
 /* store_pii_rotate - in one transaction: every sealed value sealed again
  * under the current key, clear names sealed and clear addresses hashed
  * (and masked out of reasons); *changed counts the rows rewritten */

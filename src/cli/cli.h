@@ -48,6 +48,9 @@ int cmd_serve(struct cli *c);
 int cmd_bounces(struct cli *c);
 int cmd_keys(struct cli *c);
 int cmd_outbox(struct cli *c);
+/* cli_subscription_json - store_subscriptions_of's callback: sets
+ * ud[channel][cls] (a JSON object) to subscribed, as true or false */
+void cli_subscription_json(void *ud, const char *channel, const char *cls, int subscribed);
 /* contacts export [ID] and contacts forget ID (cmd_privacy.c) */
 int contacts_export(struct cli *c);
 int contacts_forget(struct cli *c);

@@ -137,7 +137,7 @@ static int contacts_import(struct cli *c)
 	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
 }
 
-static void sub_json(void *ud, const char *channel, const char *cls, int subscribed)
+void cli_subscription_json(void *ud, const char *channel, const char *cls, int subscribed)
 {
 	json_t *o = json_object_get(ud, channel);
 	if (!o) {
@@ -242,7 +242,7 @@ static int contacts_show(struct cli *c)
 	json_object_set_new(o, "segments", sj);
 	json_object_set_new(o, "why", why);
 	if (rc == 0)
-		rc = store_subscriptions_of(s, id, sub_json, subs, &e);
+		rc = store_subscriptions_of(s, id, cli_subscription_json, subs, &e);
 	json_object_set_new(o, "subscriptions", subs);
 	struct send_row *rows;
 	size_t n;

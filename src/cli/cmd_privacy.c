@@ -56,16 +56,6 @@ static void unsub_col(void *ud, const char *channel, const char *cls, int subscr
 	json_object_set_new(ud, key, json_true());
 }
 
-static void sub_tree(void *ud, const char *channel, const char *cls, int subscribed)
-{
-	json_t *o = json_object_get(ud, channel);
-	if (!o) {
-		o = json_object();
-		json_object_set_new(ud, channel, o);
-	}
-	json_object_set_new(o, cls, json_boolean(subscribed));
-}
-
 /* contact_json - the fields of c as `contacts import` reads them */
 static json_t *contact_json(const struct contact *c)
 {
@@ -156,7 +146,7 @@ static int export_person(struct store *s, const char *id, struct err *e)
 	json_object_set_new(o, "events", events);
 	json_object_set_new(o, "sends", sends);
 	json_object_set_new(o, "inbound", inbound);
-	rc = store_subscriptions_of(s, id, sub_tree, subs, e);
+	rc = store_subscriptions_of(s, id, cli_subscription_json, subs, e);
 	char **names;
 	size_t n;
 	if (rc == 0 && (rc = store_segments_of(s, id, &names, &n, e)) == 0) {
@@ -293,11 +283,9 @@ int cmd_keys(struct cli *c)
 	if (rc < 0) {
 		fprintf(stderr, "outreach: keys rotate: %s (nothing was changed)\n", e.msg);
 	} else {
-		struct pii_keys *k = pii_keys_from_env(cfg->encrypt_key_env, &e);
 		printf("sealed %lld row%s under key %s; keys in $%s_OLD are no longer needed\n",
-		       (long long)changed, changed == 1 ? "" : "s", k ? pii_key_id(k) : "?",
+		       (long long)changed, changed == 1 ? "" : "s", store_pii_key_id(s),
 		       cfg->encrypt_key_env);
-		pii_keys_free(k);
 	}
 	store_close(s);
 	config_free(cfg);

@@ -116,6 +116,36 @@ int store_wait(struct store *s, int64_t timeout_ms)
 	return 0;
 }
 
+/* ---- meta ---- */
+
+int store_meta_get(struct store *s, const char *key, char **out, struct err *e)
+{
+	*out = NULL;
+	struct store_stmt *st = prep(s, "SELECT value FROM meta WHERE key = ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, key);
+	int rc = step(s, st, e);
+	if (rc == 1)
+		*out = cdup(s, st, 0);
+	done(s, st);
+	return rc < 0 ? -1 : 0;
+}
+
+int store_meta_set(struct store *s, const char *key, const char *value, struct err *e)
+{
+	struct store_stmt *st = value
+		? prep(s, "INSERT INTO meta (key, value) VALUES (?, ?) "
+			  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", e)
+		: prep(s, "DELETE FROM meta WHERE key = ?", e);
+	if (!st)
+		return -1;
+	btxt(s, st, 1, key);
+	if (value)
+		btxt(s, st, 2, value);
+	return run(s, st, e);
+}
+
 static int schema_version(struct store *s, int *v, struct err *e)
 {
 	/* the meta table may not exist yet: create it first (harmless) */
@@ -152,13 +182,7 @@ int store_migrate(struct store *s, int *from, int *to, struct err *e)
 	}
 	char vs[16];
 	snprintf(vs, sizeof(vs), "%d", v);
-	struct store_stmt *st =
-		prep(s, "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-			"ON CONFLICT (key) DO UPDATE SET value = excluded.value", e);
-	if (!st)
-		goto fail;
-	btxt(s, st, 1, vs);
-	if (run(s, st, e) < 0)
+	if (store_meta_set(s, "schema_version", vs, e) < 0)
 		goto fail;
 	*to = v;
 	return store_commit(s, e);
@@ -1660,20 +1684,11 @@ int store_snapshot(struct store *s, const char *path, struct err *e)
 	 * sealed index key */
 	struct store_stmt *st = prep(s, "SELECT key, value FROM meta WHERE key LIKE 'pii%'", e);
 	int got = st ? 1 : -1;
-	while (st && (got = step(s, st, e)) == 1) {
-		struct store_stmt *in = prep(d, "INSERT INTO meta (key, value) VALUES (?, ?) "
-						"ON CONFLICT (key) DO UPDATE SET value = excluded.value", e);
-		if (!in) {
+	while (st && (got = step(s, st, e)) == 1)
+		if (store_meta_set(d, ctxt(s, st, 0), ctxt(s, st, 1), e) < 0) {
 			got = -1;
 			break;
 		}
-		btxt(d, in, 1, ctxt(s, st, 0));
-		btxt(d, in, 2, ctxt(s, st, 1));
-		if (run(d, in, e) < 0) {
-			got = -1;
-			break;
-		}
-	}
 	if (st)
 		done(s, st);
 	if (got < 0) {

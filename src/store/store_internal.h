@@ -129,6 +129,11 @@ static inline int one_id(struct store *s, struct store_stmt *st, int64_t *id, st
 	return rc < 0 ? -1 : rc == 1 ? 0 : 1;
 }
 
+/* store_meta_get - meta's value for key into *out (NULL when absent) */
+int store_meta_get(struct store *s, const char *key, char **out, struct err *e);
+/* store_meta_set - set meta's key to value; NULL deletes it */
+int store_meta_set(struct store *s, const char *key, const char *value, struct err *e);
+
 /* ---- personal data (store_pii.c) ---- */
 
 /* pii_in - v as the store keeps it in the column label: sealed when the

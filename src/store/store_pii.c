@@ -74,36 +74,6 @@ char *pii_redact(struct store *s, const char *text, const char *addr)
 	return pii_mask(text, addr);
 }
 
-/* ---- meta ---- */
-
-static int meta_get(struct store *s, const char *key, char **out, struct err *e)
-{
-	*out = NULL;
-	struct store_stmt *st = prep(s, "SELECT value FROM meta WHERE key = ?", e);
-	if (!st)
-		return -1;
-	btxt(s, st, 1, key);
-	int rc = step(s, st, e);
-	if (rc == 1)
-		*out = cdup(s, st, 0);
-	done(s, st);
-	return rc < 0 ? -1 : 0;
-}
-
-static int meta_set(struct store *s, const char *key, const char *value, struct err *e)
-{
-	struct store_stmt *st = value
-		? prep(s, "INSERT INTO meta (key, value) VALUES (?, ?) "
-			  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", e)
-		: prep(s, "DELETE FROM meta WHERE key = ?", e);
-	if (!st)
-		return -1;
-	btxt(s, st, 1, key);
-	if (value)
-		btxt(s, st, 2, value);
-	return run(s, st, e);
-}
-
 /* has_data - whether any table that holds personal data has a row */
 static int has_data(struct store *s, int *yes, struct err *e)
 {
@@ -168,9 +138,9 @@ static int seal_meta(struct store *s, struct err *e)
 	pii_hex(s->idx, hex);
 	char *sealed = pii_seal(s->keys, "meta.pii_index", hex);
 	OPENSSL_cleanse(hex, sizeof(hex));
-	int rc = meta_set(s, "pii", "sealed", e) < 0 || meta_set(s, "pii_index", sealed, e) < 0 ||
-			 meta_set(s, "pii_index_clear", NULL, e) < 0 ||
-			 meta_set(s, "pii_key", pii_key_id(s->keys), e) < 0
+	int rc = store_meta_set(s, "pii", "sealed", e) < 0 || store_meta_set(s, "pii_index", sealed, e) < 0 ||
+			 store_meta_set(s, "pii_index_clear", NULL, e) < 0 ||
+			 store_meta_set(s, "pii_key", pii_key_id(s->keys), e) < 0
 		 ? -1
 		 : 0;
 	free(sealed);
@@ -184,8 +154,8 @@ int store_pii_attach(struct store *s, struct pii_keys *keys, int mode, struct er
 	s->have_idx = 0;
 	char *state = NULL, *sealed = NULL, *clear = NULL, *kid = NULL;
 	int rc = -1, data = 0;
-	if (meta_get(s, "pii", &state, e) < 0 || meta_get(s, "pii_index", &sealed, e) < 0 ||
-	    meta_get(s, "pii_index_clear", &clear, e) < 0 || meta_get(s, "pii_key", &kid, e) < 0)
+	if (store_meta_get(s, "pii", &state, e) < 0 || store_meta_get(s, "pii_index", &sealed, e) < 0 ||
+	    store_meta_get(s, "pii_index_clear", &clear, e) < 0 || store_meta_get(s, "pii_key", &kid, e) < 0)
 		goto out;
 	int is_sealed = state && strcmp(state, "sealed") == 0;
 	if (is_sealed && !keys) {
@@ -238,6 +208,11 @@ int store_pii_setup(struct store *s, int encrypt, const char *key_env, int mode,
 int store_pii_sealed(struct store *s)
 {
 	return s->keys != NULL;
+}
+
+const char *store_pii_key_id(struct store *s)
+{
+	return s->keys ? pii_key_id(s->keys) : NULL;
 }
 
 /* ---- rotation ---- */
@@ -673,7 +648,7 @@ int store_contact_forget(struct store *s, const char *id, int64_t now, int *foun
 		if (index_key_new(s, e) < 0)
 			goto fail_c;
 		pii_hex(s->idx, hex);
-		rc = meta_set(s, "pii_index_clear", hex, e);
+		rc = store_meta_set(s, "pii_index_clear", hex, e);
 		OPENSSL_cleanse(hex, sizeof(hex));
 		if (rc < 0)
 			goto fail_c;
@@ -765,16 +740,19 @@ int store_contacts_each(struct store *s, int (*fn)(void *ud, const struct contac
 		done(s, st);
 		if (got < 0)
 			rc = -1;
-		for (size_t i = 0; i < n && rc == 0; i++) {
-			struct contact c;
-			int r = store_contact_get(s, ids[i], &c, e);
-			if (r < 0)
+		/* the page's contacts in statements of 32 ids, not one by one */
+		struct contact *c = xcalloc(n ? n : 1, sizeof(*c));
+		int *found = xcalloc(n ? n : 1, sizeof(*found));
+		if (rc == 0 && store_contacts_get(s, ids, n, c, found, e) < 0)
+			rc = -1;
+		for (size_t i = 0; i < n; i++) {
+			if (found[i] && rc == 0 && fn(ud, &c[i]) < 0)
 				rc = -1;
-			else if (r == 0) {
-				rc = fn(ud, &c) < 0 ? -1 : 0;
-				contact_release(&c);
-			}
+			if (found[i])
+				contact_release(&c[i]);
 		}
+		free(c);
+		free(found);
 		if (n) {
 			free(last);
 			last = xstrdup(ids[n - 1]);
