@@ -37,6 +37,18 @@ EOF
 		'{"id":"p3","contact":"c3","type":"purchase","at":"2026-03-01T09:00:00Z"}' >"$T/ev.jsonl"
 }
 
+# pv_clear_run - a store in clear (pv_cfg false) that has run the purchases
+# over SMTP: the starting point of rotate, forget and log_pii
+pv_clear_run() {
+	smtp_server srv
+	pv_cfg false
+	ok_o init
+	ok_o contacts import "$T/contacts.csv"
+	ok_o events import "$T/ev.jsonl"
+	o ${1:+"$1"} run --once --now 2026-03-01T10:30:00Z
+	[ "$RC" = 0 ] || fail "run: exit $RC: $(head -c 300 "$T/err")"
+}
+
 # pv_store_bytes - everything the store holds, as bytes, into $T/store.bytes
 pv_store_bytes() {
 	if on_pg; then
@@ -139,12 +151,7 @@ c_privacy_sealed() {
 #    rotated again to a new key with the old one in OUTREACH_KEY_OLD, and
 #    the old key alone no longer opens it
 c_privacy_rotate() {
-	smtp_server srv
-	pv_cfg false
-	ok_o init
-	ok_o contacts import "$T/contacts.csv"
-	ok_o events import "$T/ev.jsonl"
-	ok_o run --once --now 2026-03-01T10:30:00Z
+	pv_clear_run
 	pv_store_bytes
 	pv_has "the clear store" "$T/store.bytes" "$PV_EMAIL"
 	ok_o contacts export
@@ -183,12 +190,7 @@ c_privacy_rotate() {
 #    SQLite file's bytes), their addresses stay only as hashes, and a new
 #    contact with the same address is never sent to
 c_privacy_forget() {
-	smtp_server srv
-	pv_cfg false
-	ok_o init
-	ok_o contacts import "$T/contacts.csv"
-	ok_o events import "$T/ev.jsonl"
-	ok_o run --once --now 2026-03-01T10:30:00Z
+	pv_clear_run
 	n0=$(sqlite3 "$T/o.db" "select count(*) from sends where contact_id = 'c2'")
 	[ "$n0" -ge 1 ] || fail "c2 had no sends"
 	ok_o contacts forget c1 --now 2026-03-02T00:00:00Z
@@ -252,12 +254,7 @@ EOF
 # 5. log_pii: without it a -v log masks the address the server named;
 #    with it (and encryption off) the log keeps the server's words
 c_privacy_log_pii() {
-	smtp_server srv
-	pv_cfg false
-	ok_o init
-	ok_o contacts import "$T/contacts.csv"
-	ok_o events import "$T/ev.jsonl"
-	o -v run --once --now 2026-03-01T10:30:00Z
+	pv_clear_run -v
 	pv_has "-v log without log_pii" "$T/err" "<[address]>: user unknown"
 	! grep -qF "reject1@example.cn" "$T/err" || fail "the -v log names the address without log_pii"
 	printf 'log_pii: true\n' >>"$T/o.yaml"
